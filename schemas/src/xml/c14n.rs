@@ -1,0 +1,292 @@
+//! Exclusive XML Canonicalization 1.0 (<http://www.w3.org/2001/10/xml-exc-c14n#>), with and without
+//! comments and with an InclusiveNamespaces PrefixList, of any element of a parsed document or of
+//! the whole document. The enveloped-signature transform is an option: the excluded subtree is
+//! skipped while writing.
+
+use super::tree::{Document, Element, Node, NodeId};
+
+pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+pub const EXC_C14N_WITH_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+
+/// Options of one canonicalization.
+#[derive(Clone, Debug, Default)]
+pub struct C14nOptions<'a> {
+    pub with_comments: bool,
+    /// Prefixes treated as in inclusive canonicalization; `None` stands for `#default`.
+    pub inclusive_prefixes: Vec<Option<&'a str>>,
+    /// A subtree to leave out (the enveloped signature).
+    pub exclude: Option<NodeId>,
+}
+
+impl<'a> C14nOptions<'a> {
+    /// Parses an InclusiveNamespaces `PrefixList` attribute value.
+    pub fn with_prefix_list(mut self, list: &'a str) -> Self {
+        self.inclusive_prefixes = list
+            .split_ascii_whitespace()
+            .map(|p| if p == "#default" { None } else { Some(p) })
+            .collect();
+        self
+    }
+}
+
+/// Canonical form of `apex` and its subtree.
+pub fn canonicalize(apex: Element<'_>, options: &C14nOptions<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(apex.source_range().len() + 256);
+    canonicalize_into(apex, options, &mut out);
+    out
+}
+
+/// Canonical form of `apex` appended to `out`.
+pub fn canonicalize_into(apex: Element<'_>, options: &C14nOptions<'_>, out: &mut Vec<u8>) {
+    // Bindings in scope at the apex, from its ancestors, outermost first.
+    let mut ancestors = Vec::new();
+    let mut cur = apex.parent();
+    while let Some(e) = cur {
+        ancestors.push(e);
+        cur = e.parent();
+    }
+    let mut scope: Vec<(Option<&str>, &str)> = Vec::new();
+    for e in ancestors.iter().rev() {
+        for d in e.namespace_declarations() {
+            scope.push((d.prefix.as_deref(), &d.uri));
+        }
+    }
+    let mut writer = Writer {
+        options,
+        out,
+        scope,
+        rendered: Vec::new(),
+    };
+    writer.element(apex);
+}
+
+/// Canonical form of the whole document (document element plus top-level comments and PIs).
+pub fn canonicalize_document(doc: &Document, options: &C14nOptions<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(doc.source().len());
+    let mut before_root = true;
+    for node in doc.top_level() {
+        match node {
+            Node::Element(e) => {
+                canonicalize_into(e, options, &mut out);
+                before_root = false;
+            }
+            Node::Comment(c) if options.with_comments => {
+                if !before_root {
+                    out.push(b'\n');
+                }
+                out.extend_from_slice(b"<!--");
+                out.extend_from_slice(c.as_bytes());
+                out.extend_from_slice(b"-->");
+                if before_root {
+                    out.push(b'\n');
+                }
+            }
+            Node::ProcessingInstruction { target, data } => {
+                if !before_root {
+                    out.push(b'\n');
+                }
+                write_pi(&mut out, target, data);
+                if before_root {
+                    out.push(b'\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+struct Writer<'o, 'd, 'p> {
+    options: &'o C14nOptions<'p>,
+    out: &'o mut Vec<u8>,
+    /// Namespace declarations in scope (document order, innermost last).
+    scope: Vec<(Option<&'d str>, &'d str)>,
+    /// Namespace nodes rendered by output ancestors (innermost last).
+    rendered: Vec<(Option<&'d str>, &'d str)>,
+}
+
+impl<'d> Writer<'_, 'd, '_> {
+    fn in_scope(&self, prefix: Option<&str>) -> &'d str {
+        self.scope
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, u)| *u)
+            .unwrap_or("")
+    }
+
+    fn rendered_value(&self, prefix: Option<&str>) -> Option<&'d str> {
+        self.rendered
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, u)| *u)
+    }
+
+    fn element(&mut self, e: Element<'d>) {
+        if Some(e.node_id()) == self.options.exclude {
+            return;
+        }
+        let scope_len = self.scope.len();
+        for d in e.namespace_declarations() {
+            self.scope.push((d.prefix.as_deref(), &d.uri));
+        }
+        let rendered_len = self.rendered.len();
+
+        // Namespace nodes to render: those visibly utilized (bound to the URI the parser resolved
+        // for the name) plus the inclusive prefixes in scope.
+        let mut wanted: Vec<(Option<&'d str>, &'d str)> = Vec::with_capacity(4);
+        wanted.push((e.prefix(), e.namespace().unwrap_or("")));
+        for a in e.attributes() {
+            if let (Some(p), Some(uri)) = (a.prefix.as_deref(), a.namespace.as_deref()) {
+                if !wanted.iter().any(|(wp, _)| *wp == Some(p)) {
+                    wanted.push((Some(p), uri));
+                }
+            }
+        }
+        for p in &self.options.inclusive_prefixes {
+            // Take the prefix from the scope so that it lives as long as the document.
+            let prefix: Option<&'d str> = match p {
+                None => None,
+                Some(wanted_prefix) => {
+                    match self.scope.iter().rev().find(|(sp, _)| *sp == Some(*wanted_prefix)) {
+                        Some((sp, uri)) if !uri.is_empty() => *sp,
+                        _ => continue,
+                    }
+                }
+            };
+            if !wanted.iter().any(|(wp, _)| *wp == prefix) {
+                wanted.push((prefix, self.in_scope(prefix)));
+            }
+        }
+        let mut ns_out: Vec<(Option<&'d str>, &'d str)> = Vec::with_capacity(wanted.len());
+        for (p, uri) in wanted {
+            if p == Some("xml") {
+                continue;
+            }
+            let previous = self.rendered_value(p);
+            let render = match p {
+                None => match previous {
+                    Some(prev) => prev != uri,
+                    None => !uri.is_empty(),
+                },
+                Some(_) => previous != Some(uri),
+            };
+            if render {
+                ns_out.push((p, uri));
+            }
+        }
+        ns_out.sort_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
+
+        self.out.push(b'<');
+        write_qname(self.out, e.prefix(), e.local_name());
+        for (p, uri) in &ns_out {
+            match p {
+                Some(p) => {
+                    self.out.extend_from_slice(b" xmlns:");
+                    self.out.extend_from_slice(p.as_bytes());
+                }
+                None => self.out.extend_from_slice(b" xmlns"),
+            }
+            self.out.extend_from_slice(b"=\"");
+            escape_attr(self.out, uri);
+            self.out.push(b'"');
+            self.rendered.push((*p, uri));
+        }
+        let attrs = e.attributes();
+        let mut order: Vec<usize> = (0..attrs.len()).collect();
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&attrs[i], &attrs[j]);
+            (a.namespace.as_deref().unwrap_or(""), &*a.local)
+                .cmp(&(b.namespace.as_deref().unwrap_or(""), &*b.local))
+        });
+        for i in order {
+            let a = &attrs[i];
+            self.out.push(b' ');
+            write_qname(self.out, a.prefix.as_deref(), &a.local);
+            self.out.extend_from_slice(b"=\"");
+            escape_attr(self.out, &a.value);
+            self.out.push(b'"');
+        }
+        self.out.push(b'>');
+
+        for child in e.children() {
+            match child {
+                Node::Element(c) => self.element(c),
+                Node::Text(t) => escape_text(self.out, t),
+                Node::Comment(c) => {
+                    if self.options.with_comments {
+                        self.out.extend_from_slice(b"<!--");
+                        self.out.extend_from_slice(c.as_bytes());
+                        self.out.extend_from_slice(b"-->");
+                    }
+                }
+                Node::ProcessingInstruction { target, data } => write_pi(self.out, target, data),
+            }
+        }
+
+        self.out.extend_from_slice(b"</");
+        write_qname(self.out, e.prefix(), e.local_name());
+        self.out.push(b'>');
+        self.rendered.truncate(rendered_len);
+        self.scope.truncate(scope_len);
+    }
+}
+
+fn write_qname(out: &mut Vec<u8>, prefix: Option<&str>, local: &str) {
+    if let Some(p) = prefix {
+        out.extend_from_slice(p.as_bytes());
+        out.push(b':');
+    }
+    out.extend_from_slice(local.as_bytes());
+}
+
+fn write_pi(out: &mut Vec<u8>, target: &str, data: &str) {
+    out.extend_from_slice(b"<?");
+    out.extend_from_slice(target.as_bytes());
+    if !data.is_empty() {
+        out.push(b' ');
+        out.extend_from_slice(data.as_bytes());
+    }
+    out.extend_from_slice(b"?>");
+}
+
+/// Escapes character data as canonical XML requires.
+pub(crate) fn escape_text(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut last = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let rep: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'\r' => b"&#xD;",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[last..i]);
+        out.extend_from_slice(rep);
+        last = i + 1;
+    }
+    out.extend_from_slice(&bytes[last..]);
+}
+
+/// Escapes an attribute value as canonical XML requires.
+pub(crate) fn escape_attr(out: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    let mut last = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let rep: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'"' => b"&quot;",
+            b'\t' => b"&#x9;",
+            b'\n' => b"&#xA;",
+            b'\r' => b"&#xD;",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[last..i]);
+        out.extend_from_slice(rep);
+        last = i + 1;
+    }
+    out.extend_from_slice(&bytes[last..]);
+}
