@@ -65,6 +65,10 @@ pub enum DsigError {
     Crypto(#[from] openssl::error::ErrorStack),
     #[error("PKCS#11: {0}")]
     Pkcs11(String),
+    #[error("the PIN is incorrect")]
+    PinIncorrect,
+    #[error("the PIN is locked after too many wrong tries")]
+    PinLocked,
     #[error("key: {0}")]
     Key(String),
 }

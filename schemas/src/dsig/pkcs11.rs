@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
@@ -55,7 +56,11 @@ impl Pkcs11Token {
         let session = pkcs11.open_ro_session(slot).map_err(err)?;
         session
             .login(UserType::User, Some(&AuthPin::new(pin.into())))
-            .map_err(err)?;
+            .map_err(|e| match e {
+                cryptoki::error::Error::Pkcs11(RvError::PinIncorrect, _) => DsigError::PinIncorrect,
+                cryptoki::error::Error::Pkcs11(RvError::PinLocked, _) => DsigError::PinLocked,
+                other => err(other),
+            })?;
         Ok(Pkcs11Token {
             session: Mutex::new(session),
         })
