@@ -10,7 +10,7 @@ pub use tree::{Attribute, Document, Element, Node, NodeId, NsDecl, WSU_NS, XML_N
 pub use write::XmlWriter;
 
 /// Why a document was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum XmlError {
     #[error("document is larger than {limit} bytes")]
     TooLarge { limit: usize },
