@@ -42,7 +42,7 @@ fn zxid_bootstrap_epr_parses() {
     let doc = parse(xml.as_bytes()).unwrap();
     let e = bootstrap_element(&doc);
     // The EPR itself declares no namespace: all are inherited.
-    assert!(e.namespace_declarations().is_empty());
+    assert_eq!(e.namespace_declarations().len(), 0);
 
     let epr = EndpointReference::from_element(e).unwrap();
     assert_eq!(epr.address, "https://relay.nabari.example/disco?o=S");

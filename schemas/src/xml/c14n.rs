@@ -3,7 +3,7 @@
 //! the whole document. The enveloped-signature transform is an option: the excluded subtree is
 //! skipped while writing.
 
-use super::tree::{Document, Element, Node, NodeId};
+use super::tree::{Attribute, Document, Element, Node, NodeId};
 
 pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 pub const EXC_C14N_WITH_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
@@ -48,7 +48,7 @@ pub fn canonicalize_into(apex: Element<'_>, options: &C14nOptions<'_>, out: &mut
     let mut scope: Vec<(Option<&str>, &str)> = Vec::new();
     for e in ancestors.iter().rev() {
         for d in e.namespace_declarations() {
-            scope.push((d.prefix.as_deref(), &d.uri));
+            scope.push((d.prefix, d.uri));
         }
     }
     let mut writer = Writer {
@@ -56,6 +56,9 @@ pub fn canonicalize_into(apex: Element<'_>, options: &C14nOptions<'_>, out: &mut
         out,
         scope,
         rendered: Vec::new(),
+        wanted: Vec::new(),
+        ns_out: Vec::new(),
+        attrs: Vec::new(),
     };
     writer.element(apex);
 }
@@ -103,6 +106,11 @@ struct Writer<'o, 'd, 'p> {
     scope: Vec<(Option<&'d str>, &'d str)>,
     /// Namespace nodes rendered by output ancestors (innermost last).
     rendered: Vec<(Option<&'d str>, &'d str)>,
+    // Scratch lists for one start tag, reused across elements (the start tag is complete before
+    // any child is written).
+    wanted: Vec<(Option<&'d str>, &'d str)>,
+    ns_out: Vec<(Option<&'d str>, &'d str)>,
+    attrs: Vec<Attribute<'d>>,
 }
 
 impl<'d> Writer<'_, 'd, '_> {
@@ -129,18 +137,20 @@ impl<'d> Writer<'_, 'd, '_> {
         }
         let scope_len = self.scope.len();
         for d in e.namespace_declarations() {
-            self.scope.push((d.prefix.as_deref(), &d.uri));
+            self.scope.push((d.prefix, d.uri));
         }
         let rendered_len = self.rendered.len();
 
         // Namespace nodes to render: those visibly utilized (bound to the URI the parser resolved
         // for the name) plus the inclusive prefixes in scope.
-        let mut wanted: Vec<(Option<&'d str>, &'d str)> = Vec::with_capacity(4);
-        wanted.push((e.prefix(), e.namespace().unwrap_or("")));
-        for a in e.attributes() {
-            if let (Some(p), Some(uri)) = (a.prefix.as_deref(), a.namespace.as_deref()) {
-                if !wanted.iter().any(|(wp, _)| *wp == Some(p)) {
-                    wanted.push((Some(p), uri));
+        self.attrs.clear();
+        self.attrs.extend(e.attributes());
+        self.wanted.clear();
+        self.wanted.push((e.prefix(), e.namespace().unwrap_or("")));
+        for a in &self.attrs {
+            if let (Some(p), Some(uri)) = (a.prefix, a.namespace) {
+                if !self.wanted.iter().any(|(wp, _)| *wp == Some(p)) {
+                    self.wanted.push((Some(p), uri));
                 }
             }
         }
@@ -155,12 +165,14 @@ impl<'d> Writer<'_, 'd, '_> {
                     }
                 }
             };
-            if !wanted.iter().any(|(wp, _)| *wp == prefix) {
-                wanted.push((prefix, self.in_scope(prefix)));
+            if !self.wanted.iter().any(|(wp, _)| *wp == prefix) {
+                let uri = self.in_scope(prefix);
+                self.wanted.push((prefix, uri));
             }
         }
-        let mut ns_out: Vec<(Option<&'d str>, &'d str)> = Vec::with_capacity(wanted.len());
-        for (p, uri) in wanted {
+        self.ns_out.clear();
+        for i in 0..self.wanted.len() {
+            let (p, uri) = self.wanted[i];
             if p == Some("xml") {
                 continue;
             }
@@ -173,14 +185,15 @@ impl<'d> Writer<'_, 'd, '_> {
                 Some(_) => previous != Some(uri),
             };
             if render {
-                ns_out.push((p, uri));
+                self.ns_out.push((p, uri));
             }
         }
-        ns_out.sort_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
+        self.ns_out
+            .sort_unstable_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
 
         self.out.push(b'<');
         write_qname(self.out, e.prefix(), e.local_name());
-        for (p, uri) in &ns_out {
+        for &(p, uri) in &self.ns_out {
             match p {
                 Some(p) => {
                     self.out.extend_from_slice(b" xmlns:");
@@ -191,21 +204,18 @@ impl<'d> Writer<'_, 'd, '_> {
             self.out.extend_from_slice(b"=\"");
             escape_attr(self.out, uri);
             self.out.push(b'"');
-            self.rendered.push((*p, uri));
+            self.rendered.push((p, uri));
         }
-        let attrs = e.attributes();
-        let mut order: Vec<usize> = (0..attrs.len()).collect();
-        order.sort_by(|&i, &j| {
-            let (a, b) = (&attrs[i], &attrs[j]);
-            (a.namespace.as_deref().unwrap_or(""), &*a.local)
-                .cmp(&(b.namespace.as_deref().unwrap_or(""), &*b.local))
-        });
-        for i in order {
-            let a = &attrs[i];
+        if self.attrs.len() > 1 {
+            self.attrs.sort_unstable_by(|a, b| {
+                (a.namespace.unwrap_or(""), a.local).cmp(&(b.namespace.unwrap_or(""), b.local))
+            });
+        }
+        for a in &self.attrs {
             self.out.push(b' ');
-            write_qname(self.out, a.prefix.as_deref(), &a.local);
+            write_qname(self.out, a.prefix, a.local);
             self.out.extend_from_slice(b"=\"");
-            escape_attr(self.out, &a.value);
+            escape_attr(self.out, a.value);
             self.out.push(b'"');
         }
         self.out.push(b'>');

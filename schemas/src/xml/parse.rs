@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::QName;
 use quick_xml::reader::Reader;
 use quick_xml::XmlVersion;
 
 use super::tree::{
-    is_id_attribute, Attribute, Document, ElementData, NodeData, NodeId, NsDecl, Slot, XMLNS_NS,
-    XML_NS,
+    is_id_attribute, AttrData, DeclData, Document, ElementData, NodeData, NodeId, NsIdx, Slot,
+    Span, NO_NS, XMLNS_NS, XML_NS,
 };
 use super::XmlError;
 
@@ -64,22 +63,33 @@ pub fn parse_in_context(
     }
     let text = std::str::from_utf8(input).map_err(|_| XmlError::NotUtf8)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    Builder::new(text, limits, context).run()
+    let mut builder = Builder::new(text, limits);
+    for (prefix, uri) in context {
+        let prefix = builder.push_opt_str(*prefix);
+        let uri = builder.intern(uri);
+        builder.scope.push((prefix, uri));
+    }
+    builder.run()
 }
 
 struct OpenElement {
     id: NodeId,
-    /// Namespace scope entries added by this element (to pop on close).
+    /// Length of the namespace scope before this element (to pop on close).
     scope_len: usize,
 }
 
 struct Builder<'s> {
     source: &'s str,
     limits: ParseLimits,
+    strings: String,
+    namespaces: Vec<Box<str>>,
     nodes: Vec<Slot>,
+    attrs: Vec<AttrData>,
+    decls: Vec<DeclData>,
     stack: Vec<OpenElement>,
-    /// In-scope bindings, innermost last: (prefix, uri); an empty uri undeclares the default.
-    scope: Vec<(Option<Box<str>>, Box<str>)>,
+    /// In-scope bindings, innermost last: (prefix span or none, interned URI or `NO_NS` when the
+    /// default namespace is undeclared).
+    scope: Vec<(Span, NsIdx)>,
     root: Option<NodeId>,
     top_level: Vec<NodeId>,
     ids: HashMap<Box<str>, NodeId>,
@@ -88,21 +98,53 @@ struct Builder<'s> {
 }
 
 impl<'s> Builder<'s> {
-    fn new(source: &'s str, limits: &ParseLimits, context: &[(Option<&str>, &str)]) -> Self {
+    fn new(source: &'s str, limits: &ParseLimits) -> Self {
         Builder {
             source,
             limits: *limits,
-            nodes: Vec::with_capacity(source.len() / 24),
+            strings: String::with_capacity(source.len()),
+            namespaces: Vec::new(),
+            nodes: Vec::with_capacity(source.len() / 32),
+            attrs: Vec::with_capacity(source.len() / 64),
+            decls: Vec::new(),
             stack: Vec::new(),
-            scope: context
-                .iter()
-                .map(|(p, u)| (p.map(Into::into), (*u).into()))
-                .collect(),
+            scope: Vec::new(),
             root: None,
             top_level: Vec::new(),
             ids: HashMap::new(),
             pending_text: String::new(),
             pending_text_start: 0,
+        }
+    }
+
+    fn push_str(&mut self, s: &str) -> Span {
+        let start = self.strings.len() as u32;
+        self.strings.push_str(s);
+        Span {
+            start,
+            len: s.len() as u32,
+        }
+    }
+
+    fn push_opt_str(&mut self, s: Option<&str>) -> Span {
+        match s {
+            Some(s) => self.push_str(s),
+            None => Document::none_span(),
+        }
+    }
+
+    fn str(&self, span: Span) -> &str {
+        let start = span.start as usize;
+        &self.strings[start..start + span.len as usize]
+    }
+
+    fn intern(&mut self, uri: &str) -> NsIdx {
+        match self.namespaces.iter().position(|n| &**n == uri) {
+            Some(i) => i as NsIdx,
+            None => {
+                self.namespaces.push(uri.into());
+                (self.namespaces.len() - 1) as NsIdx
+            }
         }
     }
 
@@ -126,18 +168,18 @@ impl<'s> Builder<'s> {
             match event {
                 Event::Decl(decl) => {
                     if seen_decl || !self.nodes.is_empty() || pos_before != 0 {
-                        return Err(self.malformed(pos_before, "misplaced XML declaration"));
+                        return Err(malformed(pos_before, "misplaced XML declaration"));
                     }
                     seen_decl = true;
                     if let Some(enc) = decl.encoding() {
-                        let enc = enc.map_err(|e| self.malformed(pos_before, &e.to_string()))?;
+                        let enc = enc.map_err(|e| malformed(pos_before, &e.to_string()))?;
                         if !enc.eq_ignore_ascii_case("utf-8") {
                             return Err(XmlError::UnsupportedEncoding(enc.to_string()));
                         }
                     }
                     let version = decl
                         .version()
-                        .map_err(|e| self.malformed(pos_before, &e.to_string()))?;
+                        .map_err(|e| malformed(pos_before, &e.to_string()))?;
                     if &*version != "1.0" {
                         return Err(XmlError::UnsupportedVersion(version.to_string()));
                     }
@@ -156,32 +198,26 @@ impl<'s> Builder<'s> {
                     let open = self
                         .stack
                         .pop()
-                        .ok_or_else(|| self.malformed(pos_before, "unexpected end tag"))?;
+                        .ok_or_else(|| malformed(pos_before, "unexpected end tag"))?;
                     self.close(open, pos_after);
                 }
                 Event::Text(t) => {
-                    if self.pending_text.is_empty() {
-                        self.pending_text_start = pos_before;
-                    }
+                    self.start_text(pos_before);
                     self.pending_text.push_str(&t.xml10_content());
                 }
                 Event::CData(c) => {
                     if self.stack.is_empty() {
-                        return Err(self.malformed(pos_before, "CDATA outside the document element"));
+                        return Err(malformed(pos_before, "CDATA outside the document element"));
                     }
-                    if self.pending_text.is_empty() {
-                        self.pending_text_start = pos_before;
-                    }
+                    self.start_text(pos_before);
                     self.pending_text.push_str(&c.xml10_content());
                 }
                 Event::GeneralRef(r) => {
-                    if self.pending_text.is_empty() {
-                        self.pending_text_start = pos_before;
-                    }
+                    self.start_text(pos_before);
                     if r.is_char_ref() {
                         match r.resolve_char_ref() {
                             Ok(Some(c)) if is_xml_char(c) => self.pending_text.push(c),
-                            _ => return Err(self.malformed(pos_before, "invalid character reference")),
+                            _ => return Err(malformed(pos_before, "invalid character reference")),
                         }
                     } else {
                         let name = r.xml10_content();
@@ -193,42 +229,42 @@ impl<'s> Builder<'s> {
                 }
                 Event::Comment(c) => {
                     self.flush_text()?;
-                    let text = c.xml10_content().into_owned();
-                    self.push_node(NodeData::Comment(text.into()))?;
+                    let span = self.push_str(&c.xml10_content());
+                    self.push_node(NodeData::Comment(span))?;
                 }
                 Event::PI(pi) => {
                     self.flush_text()?;
-                    let target = pi.target().to_string();
-                    if target.eq_ignore_ascii_case("xml") {
-                        return Err(self.malformed(pos_before, "misplaced XML declaration"));
+                    if pi.target().eq_ignore_ascii_case("xml") {
+                        return Err(malformed(pos_before, "misplaced XML declaration"));
                     }
-                    let data = pi.content().trim_start().to_string();
-                    self.push_node(NodeData::Pi {
-                        target: target.into(),
-                        data: data.into(),
-                    })?;
+                    let target = self.push_str(pi.target());
+                    let data = self.push_str(pi.content().trim_start());
+                    self.push_node(NodeData::Pi { target, data })?;
                 }
                 Event::Eof => break,
             }
         }
         self.flush_text()?;
         if !self.stack.is_empty() {
-            return Err(self.malformed(self.source.len(), "unclosed element"));
+            return Err(malformed(self.source.len(), "unclosed element"));
         }
         let root = self.root.ok_or(XmlError::Empty)?;
         Ok(Document {
             source: self.source.to_string(),
+            strings: self.strings,
+            namespaces: self.namespaces,
             nodes: self.nodes,
+            attrs: self.attrs,
+            decls: self.decls,
             root,
             top_level: self.top_level,
             ids: self.ids,
         })
     }
 
-    fn malformed(&self, offset: usize, reason: &str) -> XmlError {
-        XmlError::Malformed {
-            offset,
-            reason: reason.to_string(),
+    fn start_text(&mut self, pos: usize) {
+        if self.pending_text.is_empty() {
+            self.pending_text_start = pos;
         }
     }
 
@@ -240,12 +276,27 @@ impl<'s> Builder<'s> {
         }
         let id = NodeId(self.nodes.len() as u32);
         let parent = self.stack.last().map(|o| o.id);
-        self.nodes.push(Slot { parent, data });
+        self.nodes.push(Slot {
+            parent,
+            next_sibling: None,
+            data,
+        });
         match parent {
-            Some(p) => match &mut self.nodes[p.idx()].data {
-                NodeData::Element(e) => e.children.push(id),
-                _ => unreachable!("only elements are pushed on the stack"),
-            },
+            Some(p) => {
+                let previous = match &mut self.nodes[p.idx()].data {
+                    NodeData::Element(e) => {
+                        let previous = e.last_child.replace(id);
+                        if previous.is_none() {
+                            e.first_child = Some(id);
+                        }
+                        previous
+                    }
+                    _ => unreachable!("only elements are pushed on the stack"),
+                };
+                if let Some(prev) = previous {
+                    self.nodes[prev.idx()].next_sibling = Some(id);
+                }
+            }
             None => self.top_level.push(id),
         }
         Ok(id)
@@ -255,37 +306,59 @@ impl<'s> Builder<'s> {
         if self.pending_text.is_empty() {
             return Ok(());
         }
-        let text = std::mem::take(&mut self.pending_text);
         if self.stack.is_empty() {
             // Outside the document element only white space may stand.
-            if text.chars().any(|c| !matches!(c, ' ' | '\t' | '\n' | '\r')) {
-                return Err(self.malformed(
+            if self
+                .pending_text
+                .bytes()
+                .any(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                return Err(malformed(
                     self.pending_text_start,
                     "text outside the document element",
                 ));
             }
+            self.pending_text.clear();
             return Ok(());
         }
-        if let Some(bad) = text.chars().find(|&c| !is_xml_char(c)) {
-            return Err(self.malformed(
+        if let Some(bad) = first_non_xml_char(&self.pending_text) {
+            return Err(malformed(
                 self.pending_text_start,
                 &format!("character U+{:04X} is not allowed in XML", bad as u32),
             ));
         }
-        self.push_node(NodeData::Text(text.into()))?;
+        let start = self.strings.len() as u32;
+        self.strings.push_str(&self.pending_text);
+        let span = Span {
+            start,
+            len: self.pending_text.len() as u32,
+        };
+        self.pending_text.clear();
+        self.push_node(NodeData::Text(span))?;
         Ok(())
     }
 
-    fn lookup(&self, prefix: Option<&str>) -> Option<&str> {
-        if prefix == Some("xml") {
-            return Some(XML_NS);
-        }
+    /// The in-scope URI of `prefix` (`None` = default namespace), `NO_NS` when unbound.
+    fn lookup(&self, prefix: Option<&str>) -> NsIdx {
         self.scope
             .iter()
             .rev()
-            .find(|(p, _)| p.as_deref() == prefix)
-            .map(|(_, u)| &**u)
-            .filter(|u| !u.is_empty())
+            .find(|(p, _)| match prefix {
+                Some(wanted) => p.start != u32::MAX && self.str(*p) == wanted,
+                None => p.start == u32::MAX,
+            })
+            .map(|(_, uri)| *uri)
+            .unwrap_or(NO_NS)
+    }
+
+    fn resolve_prefix(&mut self, prefix: &str) -> Result<NsIdx, XmlError> {
+        if prefix == "xml" {
+            return Ok(self.intern(XML_NS));
+        }
+        match self.lookup(Some(prefix)) {
+            NO_NS => Err(XmlError::UnboundPrefix(prefix.to_string())),
+            ns => Ok(ns),
+        }
     }
 
     fn open(
@@ -296,23 +369,27 @@ impl<'s> Builder<'s> {
         empty: bool,
     ) -> Result<(), XmlError> {
         if self.stack.is_empty() && self.root.is_some() {
-            return Err(self.malformed(pos_before, "more than one document element"));
+            return Err(malformed(pos_before, "more than one document element"));
         }
         if self.stack.len() >= self.limits.max_depth {
             return Err(XmlError::TooDeep {
                 limit: self.limits.max_depth,
             });
         }
-        let (prefix, local) = split_qname(start.name(), pos_before)?;
+        let qname = start.name();
+        let raw_name: &str = qname.as_ref();
+        let (prefix, local) = split_qname(raw_name, pos_before)?;
         let scope_len = self.scope.len();
+        let attrs_start = self.attrs.len() as u32;
+        let decls_start = self.decls.len() as u32;
 
-        // First pass: namespace declarations, so that they apply to the element's own name and
-        // attributes whatever their order.
-        let mut ns_decls = Vec::new();
-        let mut raw_attrs: Vec<(Option<Box<str>>, Box<str>, Box<str>)> = Vec::new();
+        // Namespace declarations go into the scope as they come; ordinary attributes are stored
+        // with their namespace resolved after the loop, once every declaration is known.
+        let mut count = 0;
         for attr in start.attributes().with_checks(true) {
-            let attr = attr.map_err(|e| self.malformed(pos_before, &e.to_string()))?;
-            if ns_decls.len() + raw_attrs.len() >= self.limits.max_attributes {
+            let attr = attr.map_err(|e| malformed(pos_before, &e.to_string()))?;
+            count += 1;
+            if count > self.limits.max_attributes {
                 return Err(XmlError::TooManyAttributes {
                     limit: self.limits.max_attributes,
                 });
@@ -324,102 +401,104 @@ impl<'s> Builder<'s> {
                         _,
                         name,
                     )) => XmlError::Entity(name),
-                    other => self.malformed(pos_before, &other.to_string()),
+                    other => malformed(pos_before, &other.to_string()),
                 })?;
-            if let Some(bad) = value.chars().find(|&c| !is_xml_char(c)) {
-                return Err(self.malformed(
+            if let Some(bad) = first_non_xml_char(&value) {
+                return Err(malformed(
                     pos_before,
                     &format!("character U+{:04X} is not allowed in XML", bad as u32),
                 ));
             }
-            let (aprefix, alocal) = split_qname(attr.key, pos_before)?;
-            match (aprefix.as_deref(), &*alocal) {
+            let key: &str = attr.key.as_ref();
+            let (aprefix, alocal) = split_qname(key, pos_before)?;
+            match (aprefix, alocal) {
                 (None, "xmlns") => {
-                    if &*value == XML_NS || &*value == XMLNS_NS {
+                    if value == XML_NS || value == XMLNS_NS {
                         return Err(XmlError::Namespace("reserved namespace as default".into()));
                     }
-                    ns_decls.push(NsDecl {
-                        prefix: None,
-                        uri: value.as_ref().into(),
-                    });
+                    let uri = if value.is_empty() {
+                        NO_NS
+                    } else {
+                        self.intern(&value)
+                    };
+                    self.declare(Document::none_span(), uri);
                 }
                 (Some("xmlns"), p) => {
                     if value.is_empty() {
                         return Err(XmlError::Namespace(format!("prefix {p} undeclared")));
                     }
-                    if p == "xmlns" || (p == "xml") != (&*value == XML_NS) || &*value == XMLNS_NS {
-                        return Err(XmlError::Namespace(format!("reserved prefix or URI for {p}")));
+                    if p == "xmlns" || (p == "xml") != (value == XML_NS) || value == XMLNS_NS {
+                        return Err(XmlError::Namespace(format!(
+                            "reserved prefix or URI for {p}"
+                        )));
                     }
-                    ns_decls.push(NsDecl {
-                        prefix: Some(p.into()),
-                        uri: value.as_ref().into(),
+                    let prefix = self.push_str(p);
+                    let uri = self.intern(&value);
+                    if p == "xml" {
+                        // xmlns:xml="…XML_NS" is allowed and changes nothing; keep it out of the
+                        // scope and the declarations.
+                        continue;
+                    }
+                    self.declare(prefix, uri);
+                }
+                _ => {
+                    let prefix = self.push_opt_str(aprefix);
+                    let local = self.push_str(alocal);
+                    let value = self.push_str(&value);
+                    self.attrs.push(AttrData {
+                        prefix,
+                        local,
+                        ns: NO_NS,
+                        value,
                     });
                 }
-                _ => raw_attrs.push((aprefix, alocal, value.as_ref().into())),
             }
         }
-        for d in &ns_decls {
-            // xmlns:xml="…XML_NS" is allowed but changes nothing; keep it out of the scope.
-            if d.prefix.as_deref() != Some("xml") {
-                self.scope.push((d.prefix.clone(), d.uri.clone()));
-            }
-        }
+        let attrs_end = self.attrs.len() as u32;
+        let decls_end = self.decls.len() as u32;
 
-        let namespace = match prefix.as_deref() {
-            Some(p) => Some(
-                self.lookup(Some(p))
-                    .ok_or_else(|| XmlError::UnboundPrefix(p.to_string()))?
-                    .into(),
-            ),
-            None => self.lookup(None).map(Into::into),
+        let ns = match prefix {
+            Some(p) => self.resolve_prefix(p)?,
+            None => self.lookup(None),
         };
-        let mut attributes = Vec::with_capacity(raw_attrs.len());
-        for (aprefix, alocal, value) in raw_attrs {
-            let ans: Option<Box<str>> = match aprefix.as_deref() {
-                Some(p) => Some(
-                    self.lookup(Some(p))
-                        .ok_or_else(|| XmlError::UnboundPrefix(p.to_string()))?
-                        .into(),
-                ),
-                None => None,
-            };
-            if attributes
-                .iter()
-                .any(|a: &Attribute| a.local == alocal && a.namespace == ans)
-            {
-                return Err(XmlError::DuplicateAttribute(alocal.to_string()));
+        for i in attrs_start as usize..attrs_end as usize {
+            let a = self.attrs[i];
+            if a.prefix.start != u32::MAX {
+                let p = self.str(a.prefix).to_string();
+                self.attrs[i].ns = self.resolve_prefix(&p)?;
             }
-            attributes.push(Attribute {
-                prefix: aprefix,
-                local: alocal,
-                namespace: ans,
-                value,
-            });
+            let (ns_i, local_i) = (self.attrs[i].ns, self.str(a.local));
+            let duplicate = self.attrs[attrs_start as usize..i]
+                .iter()
+                .any(|b| b.ns == ns_i && self.str(b.local) == local_i);
+            if duplicate {
+                return Err(XmlError::DuplicateAttribute(local_i.to_string()));
+            }
         }
 
+        let prefix = self.push_opt_str(prefix);
+        let local = self.push_str(local);
         let id = self.push_node(NodeData::Element(ElementData {
             prefix,
             local,
-            namespace,
-            ns_decls,
-            attributes,
-            children: Vec::new(),
+            ns,
+            attrs: (attrs_start, attrs_end),
+            decls: (decls_start, decls_end),
+            first_child: None,
+            last_child: None,
             span: (pos_before, pos_after, pos_after),
         }))?;
         if self.stack.is_empty() {
             self.root = Some(id);
         }
-        // Register XML IDs; a second element (or attribute) with the same ID is refused.
-        if let NodeData::Element(e) = &self.nodes[id.idx()].data {
-            for a in e.attributes.iter().filter(|a| is_id_attribute(a)) {
-                if self.ids.insert(a.value.clone(), id).is_some_and(|prev| prev != id)
-                    || e.attributes
-                        .iter()
-                        .filter(|b| is_id_attribute(b) && b.value == a.value)
-                        .count()
-                        > 1
-                {
-                    return Err(XmlError::DuplicateId(a.value.to_string()));
+        // Register XML IDs; a second element or attribute with the same ID is refused.
+        for i in attrs_start as usize..attrs_end as usize {
+            let a = self.attrs[i];
+            let ns = (a.ns != NO_NS).then(|| &*self.namespaces[a.ns as usize]);
+            if is_id_attribute(ns, self.str(a.local)) {
+                let value: Box<str> = self.str(a.value).into();
+                if self.ids.insert(value.clone(), id).is_some() {
+                    return Err(XmlError::DuplicateId(value.into()));
                 }
             }
         }
@@ -432,6 +511,11 @@ impl<'s> Builder<'s> {
         Ok(())
     }
 
+    fn declare(&mut self, prefix: Span, uri: NsIdx) {
+        self.decls.push(DeclData { prefix, uri });
+        self.scope.push((prefix, uri));
+    }
+
     fn close(&mut self, open: OpenElement, end: usize) {
         self.scope.truncate(open.scope_len);
         if let NodeData::Element(e) = &mut self.nodes[open.id.idx()].data {
@@ -440,35 +524,74 @@ impl<'s> Builder<'s> {
     }
 }
 
-fn split_qname(name: QName<'_>, offset: usize) -> Result<(Option<Box<str>>, Box<str>), XmlError> {
-    let raw: &str = name.as_ref();
+fn malformed(offset: usize, reason: &str) -> XmlError {
+    XmlError::Malformed {
+        offset,
+        reason: reason.to_string(),
+    }
+}
+
+fn split_qname(raw: &str, offset: usize) -> Result<(Option<&str>, &str), XmlError> {
     let bad = || XmlError::Malformed {
         offset,
         reason: format!("invalid name {raw:?}"),
     };
     match raw.split_once(':') {
         Some((p, l)) => {
-            if p.is_empty() || l.is_empty() || l.contains(':') || !is_name(p) || !is_name(l) {
+            if l.contains(':') || !is_name(p) || !is_name(l) {
                 return Err(bad());
             }
-            Ok((Some(p.into()), l.into()))
+            Ok((Some(p), l))
         }
         None => {
             if !is_name(raw) {
                 return Err(bad());
             }
-            Ok((None, raw.into()))
+            Ok((None, raw))
         }
     }
 }
 
+/// An NCName check with an ASCII fast path (almost every name in practice).
 fn is_name(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    match bytes.first() {
+        None => false,
+        Some(b) if b.is_ascii() => {
+            if !(b.is_ascii_alphabetic() || *b == b'_') {
+                return false;
+            }
+            if bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            {
+                return true;
+            }
+            is_name_unicode(s)
+        }
+        Some(_) => is_name_unicode(s),
+    }
+}
+
+fn is_name_unicode(s: &str) -> bool {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if c.is_alphabetic() || c == '_' => {}
         _ => return false,
     }
     chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '\u{b7}'))
+}
+
+/// The first character XML 1.0 forbids, checking bytes first: in valid UTF-8 only C0 controls,
+/// U+FFFE and U+FFFF (bytes EF BF BE/BF) can be forbidden, so plain text needs no char decoding.
+fn first_non_xml_char(s: &str) -> Option<char> {
+    let suspicious = s
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
+    if !suspicious {
+        return None;
+    }
+    s.chars().find(|&c| !is_xml_char(c))
 }
 
 fn is_xml_char(c: char) -> bool {

@@ -1,11 +1,16 @@
-//! The document tree: an arena of nodes with resolved namespaces and the byte span of every element
-//! in the source, read through cheap `Element` handles.
+//! The document tree, read through cheap `Element` handles.
+//!
+//! Storage is flat so that parsing allocates a handful of buffers per document instead of a few
+//! per node: every name, value and text lives in one string arena, namespace URIs are interned,
+//! attributes and namespace declarations sit in two document-wide lists, and children are linked
+//! through sibling indices. The source text is kept as well, with the byte span of every element,
+//! so that signing and encryption can splice content in at element boundaries.
 
 use std::collections::HashMap;
 
 use super::XmlError;
 
-/// Index of a node in its document's arena.
+/// Index of a node in its document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub(crate) u32);
 
@@ -15,57 +20,77 @@ impl NodeId {
     }
 }
 
-/// One attribute, after attribute-value normalization and with its namespace resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attribute {
-    pub prefix: Option<Box<str>>,
-    pub local: Box<str>,
-    pub namespace: Option<Box<str>>,
-    pub value: Box<str>,
+/// A range of the document's string arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: u32,
+    pub len: u32,
 }
 
-/// A namespace declaration written on an element (`xmlns` when the prefix is `None`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NsDecl {
-    pub prefix: Option<Box<str>>,
-    pub uri: Box<str>,
+/// Index of an interned namespace URI (`NO_NS` for none).
+pub(crate) type NsIdx = u32;
+pub(crate) const NO_NS: NsIdx = u32::MAX;
+const NONE_SPAN: Span = Span {
+    start: u32::MAX,
+    len: 0,
+};
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AttrData {
+    pub prefix: Span,
+    pub local: Span,
+    pub ns: NsIdx,
+    pub value: Span,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeclData {
+    /// `NONE_SPAN` for the default namespace.
+    pub prefix: Span,
+    /// `NO_NS` when the default namespace is undeclared (`xmlns=""`).
+    pub uri: NsIdx,
+}
+
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct ElementData {
-    pub prefix: Option<Box<str>>,
-    pub local: Box<str>,
-    pub namespace: Option<Box<str>>,
-    pub ns_decls: Vec<NsDecl>,
-    pub attributes: Vec<Attribute>,
-    pub children: Vec<NodeId>,
+    pub prefix: Span,
+    pub local: Span,
+    pub ns: NsIdx,
+    pub attrs: (u32, u32),
+    pub decls: (u32, u32),
+    pub first_child: Option<NodeId>,
+    pub last_child: Option<NodeId>,
     /// Byte offsets in the source: start of `<`, end of the start tag, end of the element.
     pub span: (usize, usize, usize),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum NodeData {
     Element(ElementData),
-    Text(Box<str>),
-    Comment(Box<str>),
-    Pi { target: Box<str>, data: Box<str> },
+    Text(Span),
+    Comment(Span),
+    Pi { target: Span, data: Span },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     pub parent: Option<NodeId>,
+    pub next_sibling: Option<NodeId>,
     pub data: NodeData,
 }
 
-/// A parsed XML document. Immutable once built; the source text is kept so that callers can splice
-/// new content at element boundaries (signing, encryption) without re-serializing.
+/// A parsed XML document. Immutable once built.
 #[derive(Clone, Debug)]
 pub struct Document {
     pub(crate) source: String,
+    pub(crate) strings: String,
+    pub(crate) namespaces: Vec<Box<str>>,
     pub(crate) nodes: Vec<Slot>,
+    pub(crate) attrs: Vec<AttrData>,
+    pub(crate) decls: Vec<DeclData>,
     pub(crate) root: NodeId,
-    /// Comments and processing instructions before and after the document element, in order,
-    /// with the document element among them.
+    /// Comments and processing instructions outside the document element, and the element, in
+    /// document order.
     pub(crate) top_level: Vec<NodeId>,
     pub(crate) ids: HashMap<Box<str>, NodeId>,
 }
@@ -77,6 +102,23 @@ pub enum Node<'a> {
     Text(&'a str),
     Comment(&'a str),
     ProcessingInstruction { target: &'a str, data: &'a str },
+}
+
+/// One attribute, after attribute-value normalization and with its namespace resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attribute<'a> {
+    pub prefix: Option<&'a str>,
+    pub local: &'a str,
+    pub namespace: Option<&'a str>,
+    pub value: &'a str,
+}
+
+/// A namespace declaration written on an element (`xmlns` when the prefix is `None`; an empty
+/// URI is `xmlns=""`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NsDecl<'a> {
+    pub prefix: Option<&'a str>,
+    pub uri: &'a str,
 }
 
 /// A handle to an element of a document.
@@ -109,10 +151,10 @@ pub const WSU_NS: &str =
 
 /// Whether an attribute is an XML ID in the dialects the federation speaks: SAML `ID`, XML-DSig and
 /// XML-Enc `Id`, the unqualified `id` some SOAP stacks put on `Body`, and `wsu:Id`.
-pub(crate) fn is_id_attribute(attr: &Attribute) -> bool {
-    match attr.namespace.as_deref() {
-        None => matches!(&*attr.local, "ID" | "Id" | "id"),
-        Some(ns) => ns == WSU_NS && &*attr.local == "Id",
+pub(crate) fn is_id_attribute(namespace: Option<&str>, local: &str) -> bool {
+    match namespace {
+        None => matches!(local, "ID" | "Id" | "id"),
+        Some(ns) => ns == WSU_NS && local == "Id",
     }
 }
 
@@ -140,12 +182,28 @@ impl Document {
         self.top_level.iter().map(move |&id| self.node(id))
     }
 
+    pub(crate) fn str(&self, span: Span) -> &str {
+        let start = span.start as usize;
+        &self.strings[start..start + span.len as usize]
+    }
+
+    pub(crate) fn opt_str(&self, span: Span) -> Option<&str> {
+        (span.start != u32::MAX).then(|| self.str(span))
+    }
+
+    pub(crate) fn ns(&self, idx: NsIdx) -> Option<&str> {
+        (idx != NO_NS).then(|| &*self.namespaces[idx as usize])
+    }
+
     pub(crate) fn node(&self, id: NodeId) -> Node<'_> {
-        match &self.nodes[id.idx()].data {
+        match self.nodes[id.idx()].data {
             NodeData::Element(_) => Node::Element(Element { doc: self, id }),
-            NodeData::Text(t) => Node::Text(t),
-            NodeData::Comment(c) => Node::Comment(c),
-            NodeData::Pi { target, data } => Node::ProcessingInstruction { target, data },
+            NodeData::Text(t) => Node::Text(self.str(t)),
+            NodeData::Comment(c) => Node::Comment(self.str(c)),
+            NodeData::Pi { target, data } => Node::ProcessingInstruction {
+                target: self.str(target),
+                data: self.str(data),
+            },
         }
     }
 
@@ -154,6 +212,26 @@ impl Document {
             NodeData::Element(e) => e,
             _ => unreachable!("element handle always points at an element"),
         }
+    }
+
+    pub(crate) fn none_span() -> Span {
+        NONE_SPAN
+    }
+}
+
+/// Child nodes of an element, in document order.
+pub struct Children<'a> {
+    doc: &'a Document,
+    next: Option<NodeId>,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = Node<'a>;
+
+    fn next(&mut self) -> Option<Node<'a>> {
+        let id = self.next?;
+        self.next = self.doc.nodes[id.idx()].next_sibling;
+        Some(self.doc.node(id))
     }
 }
 
@@ -171,16 +249,16 @@ impl<'a> Element<'a> {
     }
 
     pub fn local_name(&self) -> &'a str {
-        &self.data().local
+        self.doc.str(self.data().local)
     }
 
     pub fn prefix(&self) -> Option<&'a str> {
-        self.data().prefix.as_deref()
+        self.doc.opt_str(self.data().prefix)
     }
 
     /// The namespace URI of the element, if any.
     pub fn namespace(&self) -> Option<&'a str> {
-        self.data().namespace.as_deref()
+        self.doc.ns(self.data().ns)
     }
 
     pub fn qualified_name(&self) -> String {
@@ -195,40 +273,51 @@ impl<'a> Element<'a> {
         self.local_name() == local && self.namespace() == Some(namespace)
     }
 
+    /// Attributes in document order (namespace declarations excluded).
+    pub fn attributes(&self) -> impl ExactSizeIterator<Item = Attribute<'a>> + 'a {
+        let doc = self.doc;
+        let (start, end) = self.data().attrs;
+        doc.attrs[start as usize..end as usize]
+            .iter()
+            .map(move |a| Attribute {
+                prefix: doc.opt_str(a.prefix),
+                local: doc.str(a.local),
+                namespace: doc.ns(a.ns),
+                value: doc.str(a.value),
+            })
+    }
+
     /// The value of an attribute without namespace.
     pub fn attr(&self, local: &str) -> Option<&'a str> {
-        self.data()
-            .attributes
-            .iter()
-            .find(|a| a.namespace.is_none() && &*a.local == local)
-            .map(|a| &*a.value)
+        self.attributes()
+            .find(|a| a.namespace.is_none() && a.local == local)
+            .map(|a| a.value)
     }
 
     /// The value of a namespace-qualified attribute.
     pub fn attr_ns(&self, namespace: &str, local: &str) -> Option<&'a str> {
-        self.data()
-            .attributes
-            .iter()
-            .find(|a| a.namespace.as_deref() == Some(namespace) && &*a.local == local)
-            .map(|a| &*a.value)
-    }
-
-    pub fn attributes(&self) -> &'a [Attribute] {
-        &self.data().attributes
+        self.attributes()
+            .find(|a| a.namespace == Some(namespace) && a.local == local)
+            .map(|a| a.value)
     }
 
     /// Namespace declarations written on this element.
-    pub fn namespace_declarations(&self) -> &'a [NsDecl] {
-        &self.data().ns_decls
+    pub fn namespace_declarations(&self) -> impl ExactSizeIterator<Item = NsDecl<'a>> + 'a {
+        let doc = self.doc;
+        let (start, end) = self.data().decls;
+        doc.decls[start as usize..end as usize]
+            .iter()
+            .map(move |d| NsDecl {
+                prefix: doc.opt_str(d.prefix),
+                uri: doc.ns(d.uri).unwrap_or(""),
+            })
     }
 
     /// The XML ID of this element, if it carries one.
     pub fn xml_id(&self) -> Option<&'a str> {
-        self.data()
-            .attributes
-            .iter()
-            .find(|a| is_id_attribute(a))
-            .map(|a| &*a.value)
+        self.attributes()
+            .find(|a| is_id_attribute(a.namespace, a.local))
+            .map(|a| a.value)
     }
 
     pub fn parent(&self) -> Option<Element<'a>> {
@@ -240,9 +329,11 @@ impl<'a> Element<'a> {
     }
 
     /// All child nodes in document order.
-    pub fn children(&self) -> impl Iterator<Item = Node<'a>> + 'a {
-        let doc = self.doc;
-        self.data().children.iter().map(move |&id| doc.node(id))
+    pub fn children(&self) -> Children<'a> {
+        Children {
+            doc: self.doc,
+            next: self.data().first_child,
+        }
     }
 
     /// Child elements in document order.
@@ -297,7 +388,7 @@ impl<'a> Element<'a> {
     }
 
     /// The text content of an element that may hold only text. Comments, processing instructions
-    /// and child elements are refused, so `a<!---->b` can never be read as `a` (comment-injection).
+    /// and child elements are refused, so `a<!---->b` can never be read as `a` (comment injection).
     pub fn text(&self) -> Result<String, XmlError> {
         let mut out = String::new();
         for child in self.children() {
@@ -320,12 +411,8 @@ impl<'a> Element<'a> {
         }
         let mut cur = Some(*self);
         while let Some(e) = cur {
-            if let Some(d) = e
-                .namespace_declarations()
-                .iter()
-                .find(|d| d.prefix.as_deref() == prefix)
-            {
-                return if d.uri.is_empty() { None } else { Some(&d.uri) };
+            if let Some(d) = e.namespace_declarations().find(|d| d.prefix == prefix) {
+                return if d.uri.is_empty() { None } else { Some(d.uri) };
             }
             cur = e.parent();
         }
@@ -338,9 +425,8 @@ impl<'a> Element<'a> {
         let mut cur = Some(*self);
         while let Some(e) = cur {
             for d in e.namespace_declarations() {
-                let p = d.prefix.as_deref();
-                if !seen.iter().any(|(sp, _)| *sp == p) {
-                    seen.push((p, &d.uri));
+                if !seen.iter().any(|(sp, _)| *sp == d.prefix) {
+                    seen.push((d.prefix, d.uri));
                 }
             }
             cur = e.parent();
