@@ -292,7 +292,8 @@ fn full_headers() -> IdwsfHeaders {
     h.consent = Some(Consent {
         id: None,
         uri: "urn:liberty:consent:obtained".into(),
-        timestamp: Some(datetime!(2010-04-01 08:59:30.25 UTC)),
+        // Written in whole seconds, like every time the federation writes.
+        timestamp: Some(datetime!(2010-04-01 08:59:30 UTC)),
     });
     h.usage_directives = vec![
         UsageDirective {

@@ -12,8 +12,7 @@
 //! (a `BinarySecurityToken`, a second assertion) is refused: the profile's mechanisms are Bearer
 //! and SAMLV2, and an extra token is a place to hide the one that was not checked.
 
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime};
 
 use super::epr::SamlToken;
 use super::read::{self, Seq};
@@ -28,36 +27,23 @@ pub const TOKEN_TYPE_SAML_V2: &str =
 pub const VALUE_TYPE_SAML_ID: &str =
     "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID";
 
-/// Reads an xs:dateTime; a timezone is required (WSS timestamps are UTC), so that the instant is
+/// Reads an xs:dateTime; a time zone is required (WSS timestamps are UTC), so that the instant is
 /// unambiguous.
 pub fn parse_date_time(value: &str, what: &'static str) -> Result<OffsetDateTime, IdwsfError> {
-    OffsetDateTime::parse(value.trim(), &Rfc3339).map_err(|_| IdwsfError::InvalidValue {
-        what,
-        value: value.to_string(),
-        reason: "not an xs:dateTime with timezone",
-    })
+    let value = value.trim();
+    let zoned = value.ends_with('Z') || value.get(value.len().saturating_sub(6)..).is_some_and(|z| z.starts_with(['+', '-']));
+    crate::saml::parse_xs_datetime(value)
+        .filter(|_| zoned)
+        .ok_or_else(|| IdwsfError::InvalidValue {
+            what,
+            value: value.to_string(),
+            reason: "not an xs:dateTime with timezone",
+        })
 }
 
-/// Writes an instant as xs:dateTime in UTC (`2010-04-01T09:00:00Z`, fractions only when present).
-/// Written by hand because it cannot fail, unlike a general formatter.
+/// Writes an instant as xs:dateTime in UTC, whole seconds.
 pub fn format_date_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    let mut s = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    if t.nanosecond() != 0 {
-        let frac = format!("{:09}", t.nanosecond());
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
+    crate::saml::format_xs_datetime(t)
 }
 
 /// `wsu:Timestamp`.

@@ -409,7 +409,8 @@ pub fn parse_xs_datetime(s: &str) -> Option<OffsetDateTime> {
     )
 }
 
-/// Formats a time as SAML writes it: UTC, whole seconds, `YYYY-MM-DDThh:mm:ssZ`.
+/// Formats a time as SAML and WS-Security write it: UTC, whole seconds, `YYYY-MM-DDThh:mm:ssZ`
+/// (SAML core §1.3.3: no party should rely on finer resolution, and some peers choke on it).
 pub fn format_xs_datetime(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     format!(
