@@ -10,5 +10,8 @@ pub mod idwsf;
 pub mod ns;
 pub mod saml;
 pub mod soap;
+pub mod trust;
+pub mod websso;
 pub mod xenc;
+pub mod wsf;
 pub mod xml;

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::ns::{DS, SAML};
-use crate::xml::c14n::{canonicalize, C14nOptions, EXC_C14N};
+use crate::xml::c14n::{canonicalize, escape_attr, C14nOptions, EXC_C14N};
 use crate::xml::{parse_with, Element, ParseLimits};
 
 use super::{DigestAlgorithm, DsigError, Signer, ENVELOPED};
@@ -146,7 +146,7 @@ fn signature_xml(
     si.push_str("\"></ds:SignatureMethod>");
     for r in refs {
         si.push_str("<ds:Reference URI=\"#");
-        si.push_str(&escape_attr(r.id));
+        escape_attr(&mut si, r.id);
         si.push_str("\"><ds:Transforms>");
         if r.enveloped {
             si.push_str("<ds:Transform Algorithm=\"");
@@ -160,7 +160,7 @@ fn signature_xml(
                 si.push_str("\"><ec:InclusiveNamespaces xmlns:ec=\"");
                 si.push_str(EXC_C14N);
                 si.push_str("\" PrefixList=\"");
-                si.push_str(&escape_attr(list));
+                escape_attr(&mut si, list);
                 si.push_str("\"></ec:InclusiveNamespaces></ds:Transform>");
             }
             None => si.push_str("\"></ds:Transform>"),
@@ -189,12 +189,6 @@ fn signature_xml(
     }
     out.push_str("</ds:Signature>");
     Ok(out)
-}
-
-fn escape_attr(value: &str) -> String {
-    let mut out = Vec::with_capacity(value.len());
-    crate::xml::c14n::escape_attr(&mut out, value);
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Where the Signature of `element` goes: after a first-child `saml:Issuer`, else first.

@@ -261,42 +261,57 @@ fn write_pi(out: &mut Vec<u8>, target: &str, data: &str) {
     out.extend_from_slice(b"?>");
 }
 
-/// Escapes character data as canonical XML requires.
-pub(crate) fn escape_text(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let mut last = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let rep: &[u8] = match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            b'\r' => b"&#xD;",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[last..i]);
-        out.extend_from_slice(rep);
-        last = i + 1;
-    }
-    out.extend_from_slice(&bytes[last..]);
+/// Where escaped text goes: the canonicalizer writes bytes, the writer a `String`.
+pub(crate) trait Sink {
+    fn put(&mut self, s: &str);
 }
 
-/// Escapes an attribute value as canonical XML requires.
-pub(crate) fn escape_attr(out: &mut Vec<u8>, value: &str) {
-    let bytes = value.as_bytes();
-    let mut last = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let rep: &[u8] = match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'"' => b"&quot;",
-            b'\t' => b"&#x9;",
-            b'\n' => b"&#xA;",
-            b'\r' => b"&#xD;",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[last..i]);
-        out.extend_from_slice(rep);
-        last = i + 1;
+impl Sink for Vec<u8> {
+    fn put(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
     }
-    out.extend_from_slice(&bytes[last..]);
+}
+
+impl Sink for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
+/// Escapes character data as canonical XML requires (and as parses back to the same text).
+pub(crate) fn escape_text(out: &mut impl Sink, text: &str) {
+    escape(out, text, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    })
+}
+
+/// Escapes an attribute value as canonical XML requires (white space as character references,
+/// so that attribute-value normalization leaves it intact).
+pub(crate) fn escape_attr(out: &mut impl Sink, value: &str) {
+    escape(out, value, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#x9;"),
+        b'\n' => Some("&#xA;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    })
+}
+
+fn escape(out: &mut impl Sink, s: &str, replacement: impl Fn(u8) -> Option<&'static str>) {
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(rep) = replacement(b) {
+            // Every escaped byte is ASCII, so `i` is a character boundary.
+            out.put(&s[last..i]);
+            out.put(rep);
+            last = i + 1;
+        }
+    }
+    out.put(&s[last..]);
 }

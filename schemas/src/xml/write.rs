@@ -1,6 +1,8 @@
 //! A small XML writer for the typed messages: it escapes text and attribute values so that what is
 //! written parses back to the same values, including tabs and line breaks in attributes.
 
+use super::c14n::{escape_attr, escape_text};
+
 /// Writes elements in order; start tags stay open for attributes until content or `end` follows.
 #[derive(Default)]
 pub struct XmlWriter {
@@ -101,31 +103,5 @@ impl XmlWriter {
         self.close_start_tag();
         debug_assert!(self.open.is_empty(), "unclosed elements: {:?}", self.open);
         self.out
-    }
-}
-
-fn escape_text(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn escape_attr(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
     }
 }
