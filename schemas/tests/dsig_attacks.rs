@@ -377,11 +377,11 @@ fn xslt_xpath_and_other_transforms_are_refused() {
         assert!(matches!(err, DsigError::ForbiddenTransform(t) if t == transform));
     }
     // Only enveloped-signature, without exclusive c14n after it, is refused as well.
-    let forged = a.replacen(
-        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:Transform>",
-        "",
-        1,
-    );
+    let start = a
+        .find("<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\">")
+        .unwrap();
+    let end = a[start..].find("</ds:Transform>").unwrap() + start + "</ds:Transform>".len();
+    let forged = format!("{}{}", &a[..start], &a[end..]);
     assert!(matches!(resign_signed_info(&forged, "a1"), Err(DsigError::TransformChain)));
 }
 
@@ -486,4 +486,35 @@ fn any_rollover_key_verifies() {
     )
     .unwrap();
     assert_eq!(v.key_index, 1);
+}
+
+#[test]
+fn typed_attribute_values_survive_verification_with_or_without_prefix_list() {
+    use schemas::saml::{Assertion, AttributeValue, SamlXml};
+    let xml = assertion("a1", "alice");
+    let without = SignOptions {
+        inclusive_prefixes: None,
+        ..SignOptions::default()
+    };
+    for options in [SignOptions::default(), without] {
+        let listed = options.inclusive_prefixes.is_some();
+        let signed = sign_enveloped(&xml, "a1", &idp_key().signer(SignatureAlgorithm::RsaSha256), &options).unwrap();
+        let canonical = verify_id(&signed, "a1").unwrap();
+        // With the PrefixList the binding is kept exactly; without it exclusive c14n drops it.
+        assert_eq!(String::from_utf8_lossy(&canonical).contains("xmlns:xs="), listed);
+        let typed = Assertion::from_xml(&canonical).unwrap();
+        let attr = typed.attribute("urn:nabari:attr:municipality").unwrap();
+        match &attr.values[0] {
+            AttributeValue::Text { value, xsi_type } => {
+                assert_eq!(value, "三重県名張市");
+                assert_eq!(xsi_type.as_ref().unwrap(), &schemas::saml::QName::xs("string"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Any other unbound prefix is still refused.
+    let odd = xml.replace("xsi:type=\"xs:string\"", "xsi:type=\"zz:string\"");
+    let signed = sign(&odd, "a1", idp_key());
+    let canonical = verify_id(&signed, "a1").unwrap();
+    assert!(Assertion::from_xml(&canonical).is_err());
 }

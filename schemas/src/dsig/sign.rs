@@ -17,7 +17,9 @@ pub struct SignOptions {
     pub digest: DigestAlgorithm,
     /// Put the signer's certificate in `KeyInfo` as a hint for the peer.
     pub include_certificate: bool,
-    /// An InclusiveNamespaces PrefixList for the reference transform.
+    /// An InclusiveNamespaces PrefixList for the reference transform. The default lists `xs`, so
+    /// that `xsi:type="xs:string"` values keep their binding through exclusive c14n (which drops
+    /// bindings used only inside attribute values); a prefix not in scope changes nothing.
     pub inclusive_prefixes: Option<String>,
     /// Limits for parsing the document to sign (our own output can be larger than a request).
     pub limits: ParseLimits,
@@ -28,7 +30,7 @@ impl Default for SignOptions {
         SignOptions {
             digest: DigestAlgorithm::Sha256,
             include_certificate: true,
-            inclusive_prefixes: None,
+            inclusive_prefixes: Some("xs".to_string()),
             limits: ParseLimits {
                 max_bytes: 16 * 1024 * 1024,
                 ..ParseLimits::default()

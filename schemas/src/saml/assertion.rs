@@ -554,18 +554,28 @@ impl QName {
     }
 }
 
-/// The resolved `xsi:type` of `e`, if any. Resolution uses the bindings in scope at `e`; with
-/// canonical bytes as input the declaration must be on `e` or an ancestor inside the verified
-/// element, since exclusive c14n drops bindings used only in attribute values.
+/// The resolved `xsi:type` of `e`, if any, with the bindings in scope at `e`.
+///
+/// Exclusive c14n drops a binding used only inside an attribute value, so an assertion read from
+/// its verified canonical bytes loses `xmlns:xs` unless the signer listed `xs` in an
+/// InclusiveNamespaces PrefixList (many IdPs do not). The conventional XML Schema prefixes `xs`
+/// and `xsd` therefore fall back to the XML Schema namespace when unbound: the type is an
+/// annotation of the value, and no trust decision rests on it. Any other unbound prefix is refused.
 fn xsi_type(e: Element<'_>) -> Result<Option<QName>, SamlError> {
     let Some(v) = e.attr_ns(XSI, "type") else {
         return Ok(None);
     };
     let v = v.trim();
-    let (ns, local) = e.resolve_qname(v).ok_or_else(|| SamlError::UnboundQName {
-        element: name(e),
-        qname: v.to_string(),
-    })?;
+    let (ns, local) = e
+        .resolve_qname(v)
+        .or_else(|| match v.split_once(':') {
+            Some(("xs" | "xsd", local)) => Some((Some(XS), local)),
+            _ => None,
+        })
+        .ok_or_else(|| SamlError::UnboundQName {
+            element: name(e),
+            qname: v.to_string(),
+        })?;
     Ok(Some(QName {
         namespace: ns.map(str::to_string),
         local: local.to_string(),
