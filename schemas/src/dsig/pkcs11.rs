@@ -24,9 +24,12 @@ fn module(path: &str) -> Result<Arc<Pkcs11>, DsigError> {
         return Ok(m.clone());
     }
     let pkcs11 = Pkcs11::new(path).map_err(|e| DsigError::Pkcs11(format!("load {path}: {e}")))?;
-    pkcs11
-        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| DsigError::Pkcs11(format!("initialize: {e}")))?;
+    match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        // Another holder in this process (the test PKI, the card agent) initialized the module
+        // first; it is shared process-wide and neither holder finalizes it.
+        Ok(()) | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(DsigError::Pkcs11(format!("initialize: {e}"))),
+    }
     let pkcs11 = Arc::new(pkcs11);
     modules.insert(path.to_string(), pkcs11.clone());
     Ok(pkcs11)
