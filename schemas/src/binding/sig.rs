@@ -2,88 +2,15 @@
 //! verifier traits the caller implements (the `dsig` layer does, with keys from metadata), and a
 //! default implementation on OpenSSL.
 
-use openssl::bn::BigNum;
-use openssl::ecdsa::EcdsaSig;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{Id, PKey, Private, Public};
+use openssl::pkey::{PKey, Private, Public};
 use openssl::sign::{Signer, Verifier};
 use openssl::x509::X509;
 
 use super::BindingError;
 
-/// Signature algorithms of the Redirect binding. HMAC and DSA are deliberately absent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SigAlg {
-    RsaSha1,
-    RsaSha256,
-    RsaSha384,
-    RsaSha512,
-    EcdsaSha1,
-    EcdsaSha256,
-    EcdsaSha384,
-    EcdsaSha512,
-}
-
-impl SigAlg {
-    pub const ALL: [SigAlg; 8] = [
-        SigAlg::RsaSha1,
-        SigAlg::RsaSha256,
-        SigAlg::RsaSha384,
-        SigAlg::RsaSha512,
-        SigAlg::EcdsaSha1,
-        SigAlg::EcdsaSha256,
-        SigAlg::EcdsaSha384,
-        SigAlg::EcdsaSha512,
-    ];
-
-    pub fn uri(self) -> &'static str {
-        match self {
-            SigAlg::RsaSha1 => "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-            SigAlg::RsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-            SigAlg::RsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-            SigAlg::RsaSha512 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-            SigAlg::EcdsaSha1 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
-            SigAlg::EcdsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-            SigAlg::EcdsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-            SigAlg::EcdsaSha512 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-        }
-    }
-
-    pub fn from_uri(uri: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.uri() == uri)
-    }
-
-    pub fn is_sha1(self) -> bool {
-        matches!(self, SigAlg::RsaSha1 | SigAlg::EcdsaSha1)
-    }
-
-    pub fn is_ecdsa(self) -> bool {
-        matches!(
-            self,
-            SigAlg::EcdsaSha1 | SigAlg::EcdsaSha256 | SigAlg::EcdsaSha384 | SigAlg::EcdsaSha512
-        )
-    }
-
-    fn digest(self) -> MessageDigest {
-        match self {
-            SigAlg::RsaSha1 | SigAlg::EcdsaSha1 => MessageDigest::sha1(),
-            SigAlg::RsaSha256 | SigAlg::EcdsaSha256 => MessageDigest::sha256(),
-            SigAlg::RsaSha384 | SigAlg::EcdsaSha384 => MessageDigest::sha384(),
-            SigAlg::RsaSha512 | SigAlg::EcdsaSha512 => MessageDigest::sha512(),
-        }
-    }
-
-    /// Whether a key of this type may be used with the algorithm (no RSA key for an ECDSA
-    /// algorithm and the reverse).
-    fn fits<T>(self, key: &PKey<T>) -> bool {
-        let id = key.id();
-        if self.is_ecdsa() {
-            id == Id::EC
-        } else {
-            id == Id::RSA
-        }
-    }
-}
+/// Signature algorithms of the Redirect binding: those of XML Signature (HMAC and DSA are
+/// deliberately absent); whether SHA-1 is acceptable is decided when the query is decoded.
+pub use crate::dsig::SignatureAlgorithm as SigAlg;
 
 /// Signs the octets of a Redirect query.
 pub trait QuerySigner {
@@ -140,7 +67,7 @@ impl QuerySigner for OpensslQuerySigner {
     }
 
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, BindingError> {
-        let mut signer = Signer::new(self.alg.digest(), &self.key).map_err(crypto)?;
+        let mut signer = Signer::new(self.alg.digest().message_digest(), &self.key).map_err(crypto)?;
         signer.update(data).map_err(crypto)?;
         signer.sign_to_vec().map_err(crypto)
     }
@@ -175,7 +102,7 @@ impl OpensslQueryVerifier {
 
     fn verify_with(alg: SigAlg, key: &PKey<Public>, data: &[u8], signature: &[u8]) -> bool {
         let check = |sig: &[u8]| -> bool {
-            let Ok(mut v) = Verifier::new(alg.digest(), key) else {
+            let Ok(mut v) = Verifier::new(alg.digest().message_digest(), key) else {
                 return false;
             };
             v.update(data).is_ok() && v.verify(sig).unwrap_or(false)
@@ -184,24 +111,13 @@ impl OpensslQueryVerifier {
             return true;
         }
         // ECDSA senders built on XML-DSig libraries may send r||s (RFC 4050) instead of DER.
-        alg.is_ecdsa() && raw_ecdsa_to_der(signature).is_some_and(|der| check(&der))
+        alg.is_ecdsa() && crate::dsig::raw_to_der_ecdsa(signature).is_some_and(|der| check(&der))
     }
-}
-
-fn raw_ecdsa_to_der(sig: &[u8]) -> Option<Vec<u8>> {
-    // r and s of equal length, at most P-521's 66 bytes each.
-    if sig.is_empty() || sig.len() % 2 == 1 || sig.len() > 132 {
-        return None;
-    }
-    let (r, s) = sig.split_at(sig.len() / 2);
-    let r = BigNum::from_slice(r).ok()?;
-    let s = BigNum::from_slice(s).ok()?;
-    EcdsaSig::from_private_components(r, s).ok()?.to_der().ok()
 }
 
 impl QueryVerifier for OpensslQueryVerifier {
     fn verify(&self, sig_alg: &str, data: &[u8], signature: &[u8]) -> Result<bool, BindingError> {
-        let alg = SigAlg::from_uri(sig_alg)
+        let alg = SigAlg::lookup(sig_alg)
             .ok_or_else(|| BindingError::UnsupportedSigAlg(sig_alg.to_string()))?;
         Ok(self
             .keys

@@ -85,9 +85,22 @@ pub enum SignatureAlgorithm {
     EcdsaSha1,
     EcdsaSha256,
     EcdsaSha384,
+    EcdsaSha512,
 }
 
 impl SignatureAlgorithm {
+    /// Every algorithm of the profile (SHA-1 ones are refused unless allowed where looked up).
+    pub const ALL: [SignatureAlgorithm; 8] = [
+        SignatureAlgorithm::RsaSha1,
+        SignatureAlgorithm::RsaSha256,
+        SignatureAlgorithm::RsaSha384,
+        SignatureAlgorithm::RsaSha512,
+        SignatureAlgorithm::EcdsaSha1,
+        SignatureAlgorithm::EcdsaSha256,
+        SignatureAlgorithm::EcdsaSha384,
+        SignatureAlgorithm::EcdsaSha512,
+    ];
+
     pub fn uri(self) -> &'static str {
         match self {
             SignatureAlgorithm::RsaSha1 => "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
@@ -101,28 +114,38 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::EcdsaSha384 => {
                 "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
             }
+            SignatureAlgorithm::EcdsaSha512 => {
+                "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
+            }
         }
     }
 
     /// Looks an algorithm up by URI. HMAC and anything unknown are refused; SHA-1 only when
     /// `allow_sha1`.
     pub fn from_uri(uri: &str, allow_sha1: bool) -> Result<Self, DsigError> {
-        let alg = [
-            SignatureAlgorithm::RsaSha1,
-            SignatureAlgorithm::RsaSha256,
-            SignatureAlgorithm::RsaSha384,
-            SignatureAlgorithm::RsaSha512,
-            SignatureAlgorithm::EcdsaSha1,
-            SignatureAlgorithm::EcdsaSha256,
-            SignatureAlgorithm::EcdsaSha384,
-        ]
-        .into_iter()
-        .find(|a| a.uri() == uri)
-        .ok_or_else(|| DsigError::ForbiddenAlgorithm(uri.to_string()))?;
-        if alg.digest() == DigestAlgorithm::Sha1 && !allow_sha1 {
+        let alg = Self::lookup(uri).ok_or_else(|| DsigError::ForbiddenAlgorithm(uri.to_string()))?;
+        if alg.is_sha1() && !allow_sha1 {
             return Err(DsigError::Sha1Refused(uri.to_string()));
         }
         Ok(alg)
+    }
+
+    /// The algorithm with this URI, whatever the SHA-1 policy.
+    pub fn lookup(uri: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.uri() == uri)
+    }
+
+    pub fn is_sha1(self) -> bool {
+        self.digest() == DigestAlgorithm::Sha1
+    }
+
+    /// Whether a key of this type can make or check this algorithm's signatures.
+    pub fn fits<T>(self, key: &openssl::pkey::PKeyRef<T>) -> bool {
+        match key.id() {
+            openssl::pkey::Id::RSA => !self.is_ecdsa(),
+            openssl::pkey::Id::EC => self.is_ecdsa(),
+            _ => false,
+        }
     }
 
     pub fn digest(self) -> DigestAlgorithm {
@@ -134,7 +157,9 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::RsaSha384 | SignatureAlgorithm::EcdsaSha384 => {
                 DigestAlgorithm::Sha384
             }
-            SignatureAlgorithm::RsaSha512 => DigestAlgorithm::Sha512,
+            SignatureAlgorithm::RsaSha512 | SignatureAlgorithm::EcdsaSha512 => {
+                DigestAlgorithm::Sha512
+            }
         }
     }
 
@@ -144,6 +169,7 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::EcdsaSha1
                 | SignatureAlgorithm::EcdsaSha256
                 | SignatureAlgorithm::EcdsaSha384
+                | SignatureAlgorithm::EcdsaSha512
         )
     }
 }

@@ -72,7 +72,7 @@ impl TrustedKey {
 }
 
 /// Converts an XML-DSig ECDSA value (r||s, equal halves) to DER.
-fn raw_to_der_ecdsa(raw: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn raw_to_der_ecdsa(raw: &[u8]) -> Option<Vec<u8>> {
     if raw.is_empty() || raw.len() % 2 != 0 {
         return None;
     }
@@ -118,12 +118,7 @@ impl KeySigner {
         algorithm: SignatureAlgorithm,
         certificate: Option<&X509>,
     ) -> Result<Self, DsigError> {
-        let fits = match key.id() {
-            Id::RSA => !algorithm.is_ecdsa(),
-            Id::EC => algorithm.is_ecdsa(),
-            _ => false,
-        };
-        if !fits {
+        if !algorithm.fits(&key) {
             return Err(DsigError::Key(format!(
                 "{:?} key cannot make {algorithm:?} signatures",
                 key.id()
