@@ -80,7 +80,7 @@ pub struct TrustOptions {
     /// Signature policy (SHA-1 stays off).
     pub policy: VerifyPolicy,
     /// Refuse a document whose `validUntil` lies further ahead than this (a long-lived document
-    /// outlives key withdrawals); `None` = no upper bound.
+    /// outlives key withdrawals). The profile's bound, 14 days, by default; `None` = no bound.
     pub max_validity: Option<time::Duration>,
 }
 
@@ -90,7 +90,7 @@ impl Default for TrustOptions {
             max_bytes: DEFAULT_MAX_METADATA_BYTES,
             max_nodes: 4_000_000,
             policy: VerifyPolicy::default(),
-            max_validity: None,
+            max_validity: Some(time::Duration::days(14)),
         }
     }
 }

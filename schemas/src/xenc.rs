@@ -321,10 +321,11 @@ pub fn decrypt_element(
     if data.attr("Type").is_some_and(|t| t != TYPE_ELEMENT) {
         return Err(XencError::Structure("only Type=Element is accepted".into()));
     }
+    // The algorithm must be named: guessing one would let a sender steer the decryption.
     let content_alg = ContentAlgorithm::from_uri(
         data.first(XENC, "EncryptionMethod")
             .and_then(|m| m.attr("Algorithm"))
-            .unwrap_or(AES256_CBC),
+            .ok_or_else(|| XencError::Structure("EncryptedData without EncryptionMethod".into()))?,
     )?;
     let ciphertext = cipher_value(data)?;
 

@@ -518,3 +518,15 @@ fn typed_attribute_values_survive_verification_with_or_without_prefix_list() {
     let canonical = verify_id(&signed, "a1").unwrap();
     assert!(Assertion::from_xml(&canonical).is_err());
 }
+
+#[test]
+fn weak_trusted_keys_are_refused() {
+    let short = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(1024).unwrap()).unwrap();
+    let public = openssl::pkey::PKey::public_key_from_pem(&short.public_key_to_pem().unwrap()).unwrap();
+    assert!(matches!(schemas::dsig::TrustedKey::from_public_key(public), Err(DsigError::Key(_))));
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::SECP256K1).unwrap();
+    let k1 = openssl::ec::EcKey::generate(&group).unwrap();
+    let k1 = openssl::pkey::PKey::from_ec_key(k1).unwrap();
+    let public = openssl::pkey::PKey::public_key_from_pem(&k1.public_key_to_pem().unwrap()).unwrap();
+    assert!(matches!(schemas::dsig::TrustedKey::from_public_key(public), Err(DsigError::Key(_))));
+}

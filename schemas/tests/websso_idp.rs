@@ -114,8 +114,8 @@ fn signed_post_request_passes() {
     assert_eq!(v.name_id_format, nameid_format::PERSISTENT);
     assert!(v.allow_create);
     assert!(v.sp_wants_assertions_signed);
-    // No RequestedAuthnContext: the IdP's first available class.
-    assert_eq!(v.authn_context, classes::JPKI_PINLESS_ATTESTED);
+    // No RequestedAuthnContext: the strongest available class, never the PIN-less level.
+    assert_eq!(v.authn_context, classes::JPKI_USER_AUTHENTICATION_PIN);
     assert_eq!(v.acceptable_classes.len(), 3);
     assert_eq!(v.request, r);
 }
@@ -737,4 +737,15 @@ fn error_response_for_a_refusal_is_signed_and_read_by_the_sp_as_that_status() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn without_a_requested_context_the_strongest_class_is_preferred() {
+    let available = [
+        classes::JPKI_PINLESS_ATTESTED,
+        classes::JPKI_USER_AUTHENTICATION_PIN,
+        classes::JPKI_SIGNATURE,
+    ];
+    assert_eq!(select_authn_context(None, &available), Some(classes::JPKI_USER_AUTHENTICATION_PIN));
+    assert_eq!(select_authn_context(None, &[classes::JPKI_PINLESS_ATTESTED]), Some(classes::JPKI_PINLESS_ATTESTED));
 }

@@ -251,3 +251,18 @@ fn missing_parts_get_specific_errors() {
         Err(XencError::NoEncryptedKey)
     ));
 }
+
+#[test]
+fn encrypted_data_must_name_its_algorithm() {
+    let enc = encrypt(&assertion("a1", "alice"), &EncryptOptions::default());
+    let unnamed = enc.replacen(
+        "<xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes256-gcm\"/>",
+        "",
+        1,
+    );
+    assert_ne!(unnamed, enc);
+    assert!(matches!(
+        decrypt_xml(&unnamed, &keys(&[sp_key()]), &ParseLimits::default()),
+        Err(XencError::Structure(_))
+    ));
+}

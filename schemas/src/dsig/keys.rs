@@ -2,6 +2,7 @@
 
 use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::sign::{Signer as OsslSigner, Verifier};
 use openssl::x509::X509;
@@ -22,9 +23,18 @@ impl std::fmt::Debug for TrustedKey {
 }
 
 impl TrustedKey {
+    /// Accepts RSA keys of at least 2048 bits and EC keys on P-256 or P-384, the profile's keys.
     pub fn from_public_key(key: PKey<Public>) -> Result<Self, DsigError> {
         match key.id() {
-            Id::RSA | Id::EC => Ok(TrustedKey { key }),
+            Id::RSA if key.bits() >= 2048 => Ok(TrustedKey { key }),
+            Id::RSA => Err(DsigError::Key(format!("RSA key of {} bits is too short", key.bits()))),
+            Id::EC => {
+                let curve = key.ec_key()?.group().curve_name();
+                match curve {
+                    Some(Nid::X9_62_PRIME256V1) | Some(Nid::SECP384R1) => Ok(TrustedKey { key }),
+                    other => Err(DsigError::Key(format!("EC curve {other:?} is not accepted"))),
+                }
+            }
             other => Err(DsigError::Key(format!("unsupported key type {other:?}"))),
         }
     }

@@ -68,7 +68,11 @@ pub fn acceptable_authn_contexts<'a>(
     available: &[&'a str],
 ) -> Vec<&'a str> {
     let Some(requested) = requested else {
-        return available.to_vec();
+        // No request: every class is acceptable, strongest first, so that the preferred class is
+        // never the PIN-less level by accident (ties keep the order of `available`).
+        let mut all = available.to_vec();
+        all.sort_by_key(|a| std::cmp::Reverse(authn_context_level(a).unwrap_or(0)));
+        return all;
     };
     let RequestedAuthnContextRefs::Class(refs) = &requested.refs else {
         return Vec::new();
