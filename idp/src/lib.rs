@@ -3,3 +3,4 @@
 //! Service bootstrap. Built on `schemas` for every XML and signature operation.
 
 pub mod agent;
+pub mod jpki;
