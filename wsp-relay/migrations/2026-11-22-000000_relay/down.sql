@@ -1,0 +1,11 @@
+DROP TABLE import_rejects;
+DROP TABLE import_batches;
+DROP TABLE import_files;
+DROP TABLE access_chain;
+DROP TABLE access_records;
+DROP TABLE policy_rules;
+DROP TABLE provider_links;
+DROP TABLE provider_services;
+DROP TABLE providers;
+DROP TABLE certificates;
+DROP TABLE persons;

@@ -1,0 +1,10 @@
+//! Integration tests of the relay database; each runs on SQLite and on PostgreSQL.
+
+mod common;
+
+mod crash;
+mod enroll;
+mod links;
+mod policy;
+mod records;
+mod store;
