@@ -23,25 +23,19 @@ use crate::error::StoreError;
 use crate::store::schema::policy_rules;
 use crate::store::{now, Store};
 
-/// The AuthnContext class references of the federation and their order.
+/// The AuthnContext class references of the federation and their order, as `schemas` defines
+/// them once for every party.
 pub mod authn_context {
-    /// PIN-less card read with a staff-attested face check (clinic reception).
-    pub const PINLESS_ATTESTED: &str = "urn:nabari:ac:jpki:pinless-attested";
-    /// Signature with the JPKI digital-signature key.
-    pub const SIGNATURE: &str = "urn:nabari:ac:jpki:signature";
-    /// Signature with the JPKI user-authentication key after the PIN.
-    pub const USER_AUTHENTICATION_PIN: &str = "urn:nabari:ac:jpki:user-authentication:pin";
+    pub use schemas::websso::classes::{
+        JPKI_PINLESS_ATTESTED as PINLESS_ATTESTED, JPKI_SIGNATURE as SIGNATURE,
+        JPKI_USER_AUTHENTICATION_PIN as USER_AUTHENTICATION_PIN,
+    };
+    pub use schemas::websso::FEDERATION_CLASSES;
 
-    /// Every class with its rank (higher is stronger; equal ranks are equivalent).
-    pub const RANKS: &[(&str, u8)] = &[
-        (PINLESS_ATTESTED, 1),
-        (SIGNATURE, 2),
-        (USER_AUTHENTICATION_PIN, 2),
-    ];
-
-    /// Rank of a class, `None` for a class the federation does not define.
+    /// Rank of a class (higher is stronger; equal ranks are equivalent), `None` for a class the
+    /// federation does not define.
     pub fn rank(class: &str) -> Option<u8> {
-        RANKS.iter().find(|(c, _)| *c == class).map(|(_, r)| *r)
+        schemas::websso::authn_context_level(class)
     }
 
     /// Whether `presented` is at least as strong as `minimum` (unknown classes satisfy nothing).
@@ -157,11 +151,7 @@ impl Store {
                 "minimum AuthnContext class",
                 format!(
                     "not one of {}",
-                    authn_context::RANKS
-                        .iter()
-                        .map(|(c, _)| *c)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    authn_context::FEDERATION_CLASSES.join(", ")
                 ),
             ));
         }

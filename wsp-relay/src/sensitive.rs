@@ -21,15 +21,22 @@ pub fn set_log_key(key: &[u8]) -> bool {
     LOG_KEY.set(key.to_vec()).is_ok()
 }
 
-fn log_key() -> &'static [u8] {
-    LOG_KEY.get_or_init(|| crypto::random_bytes(32).unwrap_or_else(|_| vec![0x5a; 32]))
+/// The fingerprint key: random per process unless set. `None` if the random generator failed; a
+/// constant key would make fingerprints of short identifiers (11-digit resident numbers) easy to
+/// brute-force, so then nothing but `***` is printed.
+fn log_key() -> Option<&'static [u8]> {
+    if let Some(key) = LOG_KEY.get() {
+        return Some(key);
+    }
+    let fresh = crypto::random_bytes(32).ok()?;
+    Some(LOG_KEY.get_or_init(|| fresh))
 }
 
 /// The short keyed hash printed in place of a sensitive value.
 pub fn fingerprint(tag: &str, value: &[u8]) -> String {
-    match crypto::hmac_sha256(log_key(), &[tag.as_bytes(), value]) {
-        Ok(mac) => crypto::hex(&mac[..4]),
-        Err(_) => "***".into(),
+    match log_key().map(|key| crypto::hmac_sha256(key, &[tag.as_bytes(), value])) {
+        Some(Ok(mac)) => crypto::hex(&mac[..4]),
+        _ => "***".into(),
     }
 }
 
