@@ -2,16 +2,16 @@
 //! binary of its own it only checks that the fixtures build).
 #![allow(dead_code)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::OnceLock;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
-use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use openssl::x509::X509;
 use schemas::dsig::{KeySigner, SignatureAlgorithm, Signer, TrustedKey};
 use schemas::idwsf::{secmech, SamlToken};
 use schemas::saml::authn_context;
@@ -78,25 +78,8 @@ impl Party {
 }
 
 fn party(name: &str, key: PKey<Private>) -> Party {
-    let mut nb = X509NameBuilder::new().unwrap();
-    nb.append_entry_by_nid(Nid::COMMONNAME, name).unwrap();
-    let subject = nb.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&subject).unwrap();
-    b.set_issuer_name(&subject).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    Party {
-        cert: b.build(),
-        key,
-    }
+    let cert = support::self_signed_certificate(name, &key);
+    Party { cert, key }
 }
 
 fn rsa(name: &str) -> Party {

@@ -34,7 +34,8 @@ impl TestKey {
     }
 }
 
-fn make_key(name: &str, key: PKey<Private>) -> TestKey {
+/// A self-signed certificate for `key`, valid for a year from today (a metadata-style key container).
+pub fn self_signed_certificate(name: &str, key: &PKey<Private>) -> X509 {
     let mut nb = X509NameBuilder::new().unwrap();
     nb.append_entry_by_nid(Nid::COMMONNAME, name).unwrap();
     let subject = nb.build();
@@ -44,11 +45,15 @@ fn make_key(name: &str, key: PKey<Private>) -> TestKey {
         .unwrap();
     b.set_subject_name(&subject).unwrap();
     b.set_issuer_name(&subject).unwrap();
-    b.set_pubkey(&key).unwrap();
+    b.set_pubkey(key).unwrap();
     b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
     b.set_not_after(&Asn1Time::days_from_now(365).unwrap()).unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    let cert = b.build();
+    b.sign(key, MessageDigest::sha256()).unwrap();
+    b.build()
+}
+
+fn make_key(name: &str, key: PKey<Private>) -> TestKey {
+    let cert = self_signed_certificate(name, &key);
     let dir = std::env::temp_dir().join(format!("schemas-test-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let key_pem = dir.join(format!("{name}.key.pem"));

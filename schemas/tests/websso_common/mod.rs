@@ -4,13 +4,9 @@
 
 use std::sync::OnceLock;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
-use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use openssl::x509::X509;
 use schemas::dsig::{sign_enveloped, KeySigner, SignOptions, SignatureAlgorithm, TrustedKey};
 use schemas::saml::*;
 use schemas::trust::TrustStore;
@@ -72,25 +68,8 @@ impl Party {
 
 pub fn make_party(cn: &str) -> Party {
     let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut nb = X509NameBuilder::new().unwrap();
-    nb.append_entry_by_nid(Nid::COMMONNAME, cn).unwrap();
-    let name = nb.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    Party {
-        key,
-        cert: b.build(),
-    }
+    let cert = crate::support::self_signed_certificate(cn, &key);
+    Party { key, cert }
 }
 
 /// The relay's metadata-signing key (the federation trust anchor).
