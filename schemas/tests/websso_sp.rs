@@ -19,7 +19,9 @@ use websso_common::*;
 const REQ: &str = "_req-8f1c2a7d41c94b0e";
 const PAIRWISE: &str = "pw-7Q2mX9cLr4TnV1sK";
 const DISCO_EPR: &str = "urn:liberty:disco:2006-08:DiscoveryEPR";
-const EPR: &str = r#"<wsa:EndpointReference xmlns:wsa="http://www.w3.org/2005/08/addressing"><wsa:Address>https://relay.nabari.test/disco</wsa:Address></wsa:EndpointReference>"#;
+/// The Discovery bootstrap as our IdP writes it: the DS token, an EncryptedAssertion, nested in the
+/// assertion (it must not count as a second assertion).
+const EPR: &str = r#"<wsa:EndpointReference xmlns:wsa="http://www.w3.org/2005/08/addressing"><wsa:Address>https://relay.nabari.test/disco</wsa:Address><wsa:Metadata><sec:Token xmlns:sec="urn:liberty:security:2006-08" usage="urn:liberty:security:tokenusage:2006-08:SecurityToken"><saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"><xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion></sec:Token></wsa:Metadata></wsa:EndpointReference>"#;
 
 fn attributes() -> Vec<Attribute> {
     vec![

@@ -307,11 +307,25 @@ pub fn validate_response(xml: &[u8], ctx: &SpContext<'_>) -> Result<ValidatedAss
         ));
     }
 
-    // Exactly one assertion, counted over the whole document (profile decision 3).
+    // Exactly one assertion, counted over the whole document (profile decision 3). An assertion
+    // inside another one is part of that assertion's signed content (the ID-WSF Discovery
+    // bootstrap carries the DS token in an AttributeValue), so only outermost ones count; a second
+    // one anywhere else (Extensions, Status, beside it) is refused.
+    let is_assertion = |e: &Element<'_>| e.is(SAML, "Assertion") || e.is(SAML, "EncryptedAssertion");
     let found: Vec<Element<'_>> = working
         .descendants()
         .into_iter()
-        .filter(|e| e.is(SAML, "Assertion") || e.is(SAML, "EncryptedAssertion"))
+        .filter(|e| is_assertion(e))
+        .filter(|e| {
+            let mut up = e.parent();
+            while let Some(a) = up {
+                if is_assertion(&a) {
+                    return false;
+                }
+                up = a.parent();
+            }
+            true
+        })
         .collect();
     match (found.len(), response.assertions.len()) {
         (0, _) => return Err(SsoError::NoAssertion),
