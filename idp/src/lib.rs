@@ -4,3 +4,4 @@
 
 pub mod agent;
 pub mod jpki;
+pub mod web;

@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod ds;
 pub mod enroll;
 pub mod error;
 pub mod policy;

@@ -3,6 +3,7 @@
 mod common;
 
 mod crash;
+mod ds;
 mod enroll;
 mod links;
 mod policy;
