@@ -19,7 +19,13 @@ fn parse(text: &str) -> Result<(), ConfigError> {
 fn binding_outside_127_0_0_1_is_refused() {
     assert_eq!(parse(&base("127.0.0.1:7443")), Ok(()));
     assert_eq!(parse(&base("127.0.0.1:0")), Ok(()));
-    for addr in ["0.0.0.0:7443", "192.168.1.10:7443", "[::]:7443", "[::1]:7443", "127.0.0.2:7443"] {
+    for addr in [
+        "0.0.0.0:7443",
+        "192.168.1.10:7443",
+        "[::]:7443",
+        "[::1]:7443",
+        "127.0.0.2:7443",
+    ] {
         assert!(
             matches!(parse(&base(addr)), Err(ConfigError::NotLoopback(_))),
             "{addr}: {:?}",
@@ -27,12 +33,18 @@ fn binding_outside_127_0_0_1_is_refused() {
         );
     }
     for addr in ["localhost:7443", "127.0.0.1", "7443"] {
-        assert!(matches!(parse(&base(addr)), Err(ConfigError::BadListen(_))), "{addr}");
+        assert!(
+            matches!(parse(&base(addr)), Err(ConfigError::BadListen(_))),
+            "{addr}"
+        );
     }
     // And spawning refuses before touching anything.
     let mut c = AgentConfig::virtual_cards("/nonexistent", ["https://127.0.0.1:8443"]);
     c.listen = "0.0.0.0:0".into();
-    assert!(matches!(spawn(c), Err(AgentError::Config(ConfigError::NotLoopback(_)))));
+    assert!(matches!(
+        spawn(c),
+        Err(AgentError::Config(ConfigError::NotLoopback(_)))
+    ));
 }
 
 #[test]
@@ -44,24 +56,49 @@ fn origins_and_modes_are_validated() {
     };
     let virt = "mode = \"virtual\"\npki_dir = \"x\"\n";
     assert_eq!(with(virt, "[]"), Err(ConfigError::NoOrigins));
-    for bad in ["*", "null", "https://idp.example/", "https://*.example", "idp.example", "https://IDP.example"] {
+    for bad in [
+        "*",
+        "null",
+        "https://idp.example/",
+        "https://*.example",
+        "idp.example",
+        "https://IDP.example",
+    ] {
         assert!(
-            matches!(with(virt, &format!("[\"{bad}\"]")), Err(ConfigError::BadOrigin { .. })),
+            matches!(
+                with(virt, &format!("[\"{bad}\"]")),
+                Err(ConfigError::BadOrigin { .. })
+            ),
             "{bad}"
         );
     }
-    assert_eq!(with("mode = \"virtual\"\n", "[\"https://a.example\"]"), Err(ConfigError::VirtualNeedsPkiDir));
     assert_eq!(
-        with("mode = \"opensc\"\ndemo_pin_from_manifest = true\n", "[\"https://a.example\"]"),
+        with("mode = \"virtual\"\n", "[\"https://a.example\"]"),
+        Err(ConfigError::VirtualNeedsPkiDir)
+    );
+    assert_eq!(
+        with(
+            "mode = \"opensc\"\ndemo_pin_from_manifest = true\n",
+            "[\"https://a.example\"]"
+        ),
         Err(ConfigError::DemoNeedsVirtual)
     );
-    assert_eq!(with("mode = \"opensc\"\n", "[\"https://a.example\"]"), Ok(()));
     assert_eq!(
-        with(&format!("{virt}request_ttl_secs = 121\n"), "[\"https://a.example\"]"),
+        with("mode = \"opensc\"\n", "[\"https://a.example\"]"),
+        Ok(())
+    );
+    assert_eq!(
+        with(
+            &format!("{virt}request_ttl_secs = 121\n"),
+            "[\"https://a.example\"]"
+        ),
         Err(ConfigError::BadTtl(121))
     );
     assert!(matches!(
-        with(&format!("{virt}listen_anywhere = true\n"), "[\"https://a.example\"]"),
+        with(
+            &format!("{virt}listen_anywhere = true\n"),
+            "[\"https://a.example\"]"
+        ),
         Err(ConfigError::Toml(_))
     ));
     // Defaults.
@@ -73,7 +110,10 @@ fn origins_and_modes_are_validated() {
     assert_eq!(c.listen, "127.0.0.1:7443");
     assert_eq!(c.request_ttl_secs, 120);
     assert!(!c.demo_pin_from_manifest, "demo mode is off by default");
-    assert_eq!(c.pki_dir.as_deref(), Some(std::path::Path::new("/etc/agent/pki")));
+    assert_eq!(
+        c.pki_dir.as_deref(),
+        Some(std::path::Path::new("/etc/agent/pki"))
+    );
     assert_eq!(c.mode, Mode::Virtual);
 }
 
@@ -83,7 +123,11 @@ fn the_binary_refuses_a_bad_config_and_prints_a_valid_example() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.toml");
     std::fs::write(&path, base("0.0.0.0:7443")).unwrap();
-    let out = Command::new(exe).arg("--config").arg(&path).output().unwrap();
+    let out = Command::new(exe)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("127.0.0.1 only"), "{err}");
@@ -109,12 +153,21 @@ fn opensc_mode_without_a_reader_lists_no_card() {
         ..AgentConfig::virtual_cards("", ["https://127.0.0.1:8443"])
     };
     let agent = spawn(config).expect("agent starts with OpenSC");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let c = idp::agent::AgentClient::new(agent.base_url(), "https://127.0.0.1:8443");
         let cards = c.cards().await.unwrap();
         assert_eq!(cards.mode, "opensc");
         assert!(cards.cards.is_empty(), "{cards:?}");
-        assert_eq!(c.certificate("r00000000", idp::agent::Kind::Auth).await.unwrap_err().code(), Some("unknown_card"));
+        assert_eq!(
+            c.certificate("r00000000", idp::agent::Kind::Auth)
+                .await
+                .unwrap_err()
+                .code(),
+            Some("unknown_card")
+        );
     });
 }

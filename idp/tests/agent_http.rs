@@ -31,7 +31,10 @@ struct LogWriter(Arc<Mutex<Vec<u8>>>);
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -65,7 +68,11 @@ fn fixture() -> &'static Fixture {
 }
 
 fn card(number: &str) -> &'static certs::Card {
-    fixture().pki.manifest.card(number).expect("card in manifest")
+    fixture()
+        .pki
+        .manifest
+        .card(number)
+        .expect("card in manifest")
 }
 
 fn config() -> AgentConfig {
@@ -114,8 +121,16 @@ fn tries_file() -> TriesFile {
 
 async fn tries_left(c: &AgentClient, number: &str, kind: Kind) -> (Option<u32>, bool) {
     let cards: CardsResponse = c.cards().await.unwrap();
-    let entry = cards.cards.iter().find(|e| e.card == number).expect("card listed");
-    let t = entry.tokens.iter().find(|t| t.kind == kind).expect("token listed");
+    let entry = cards
+        .cards
+        .iter()
+        .find(|e| e.card == number)
+        .expect("card listed");
+    let t = entry
+        .tokens
+        .iter()
+        .find(|t| t.kind == kind)
+        .expect("token listed");
     (t.pin.tries_left, t.pin.locked)
 }
 
@@ -134,7 +149,11 @@ fn openssl_verify(cert_der: &[u8], data: &[u8], sig: &[u8]) -> (bool, Vec<u8>) {
         .arg(p("pub.pem"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let verify = Command::new("openssl")
         .args(["dgst", "-sha256", "-verify"])
         .arg(p("pub.pem"))
@@ -151,7 +170,11 @@ fn openssl_verify(cert_der: &[u8], data: &[u8], sig: &[u8]) -> (bool, Vec<u8>) {
         .output()
         .unwrap();
     // With the wrong key the padding check fails and nothing is recovered.
-    let recovered = if recovered.status.success() { recovered.stdout } else { Vec::new() };
+    let recovered = if recovered.status.success() {
+        recovered.stdout
+    } else {
+        Vec::new()
+    };
     (verify.status.success(), recovered)
 }
 
@@ -166,7 +189,11 @@ fn raw_http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
     s.write_all(request.as_bytes()).unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (status, out)
 }
 
@@ -194,7 +221,11 @@ async fn certificate_is_read_without_pin_and_matches_the_manifest() {
     let c = client(&a);
     for number in ["0001", "0003", "9001"] {
         let der = c.certificate(number, Kind::Auth).await.unwrap();
-        assert_eq!(der, std::fs::read(&card(number).auth_cert.cert_der).unwrap(), "card {number}");
+        assert_eq!(
+            der,
+            std::fs::read(&card(number).auth_cert.cert_der).unwrap(),
+            "card {number}"
+        );
     }
     // The signature certificate is private on the card: it needs the password.
     let e = c.certificate("0001", Kind::Sign).await.unwrap_err();
@@ -218,19 +249,38 @@ async fn demo_mode_signs_unattended_and_signatures_verify_with_openssl() {
     let started = c.start_sign("0001", Kind::Auth, challenge).await.unwrap();
     assert!(started.demo);
     assert_eq!(started.status, Status::Done);
-    assert!(started.pin_url.starts_with(&format!("{}/pin/", a.base_url())));
+    assert!(started
+        .pin_url
+        .starts_with(&format!("{}/pin/", a.base_url())));
     let s = c.wait(&started.request_id, None).await.unwrap();
-    assert_eq!(s.certificate, std::fs::read(&card("0001").auth_cert.cert_der).unwrap());
+    assert_eq!(
+        s.certificate,
+        std::fs::read(&card("0001").auth_cert.cert_der).unwrap()
+    );
     let (ok, recovered) = openssl_verify(&s.certificate, challenge.as_bytes(), &s.signature);
     assert!(ok, "openssl dgst -verify with the auth certificate");
-    assert_eq!(recovered, sha256_digest_info(challenge.as_bytes()), "DigestInfo of exactly the UTF-8 bytes");
+    assert_eq!(
+        recovered,
+        sha256_digest_info(challenge.as_bytes()),
+        "DigestInfo of exactly the UTF-8 bytes"
+    );
     // The same signature does not verify over a normalised text.
-    let (ok, _) = openssl_verify(&s.certificate, challenge.replace("\r\n", "\n").as_bytes(), &s.signature);
+    let (ok, _) = openssl_verify(
+        &s.certificate,
+        challenge.replace("\r\n", "\n").as_bytes(),
+        &s.signature,
+    );
     assert!(!ok);
 
     // The signature key, with the signature certificate (readable only after the password).
-    let s = c.sign_and_wait("0001", Kind::Sign, challenge, None).await.unwrap();
-    assert_eq!(s.certificate, std::fs::read(&card("0001").sign_cert.cert_der).unwrap());
+    let s = c
+        .sign_and_wait("0001", Kind::Sign, challenge, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.certificate,
+        std::fs::read(&card("0001").sign_cert.cert_der).unwrap()
+    );
     let (ok, recovered) = openssl_verify(&s.certificate, challenge.as_bytes(), &s.signature);
     assert!(ok, "openssl dgst -verify with the sign certificate");
     assert_eq!(recovered, sha256_digest_info(challenge.as_bytes()));
@@ -251,9 +301,18 @@ async fn the_resident_types_the_pin_on_the_agent_page() {
     let st = c.status(&started.request_id).await.unwrap();
     assert_eq!(st.status, Status::Pending);
     assert!(st.signature.is_none());
-    let out = c.enter_pin(&started.pin_url, &card("0001").auth_token.pin).await.unwrap();
-    assert_eq!((out.http_status, out.result.as_str(), out.status.as_str()), (200, "done", "done"));
-    let s = c.wait(&started.request_id, Some(Duration::from_secs(5))).await.unwrap();
+    let out = c
+        .enter_pin(&started.pin_url, &card("0001").auth_token.pin)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.http_status, out.result.as_str(), out.status.as_str()),
+        (200, "done", "done")
+    );
+    let s = c
+        .wait(&started.request_id, Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     let (ok, recovered) = openssl_verify(&s.certificate, challenge.as_bytes(), &s.signature);
     assert!(ok);
     assert_eq!(recovered, sha256_digest_info(challenge.as_bytes()));
@@ -278,17 +337,32 @@ async fn wrong_pins_count_down_then_lock_and_a_locked_card_refuses_the_right_pin
         assert_eq!(out.result, codes::PIN_INCORRECT);
         assert_eq!(out.tries_left, Some(expected));
         assert_eq!(out.status, "pending", "the resident may try again");
-        assert!(out.html.contains(&format!("残り{expected}回")), "the page says how many tries are left");
+        assert!(
+            out.html.contains(&format!("残り{expected}回")),
+            "the page says how many tries are left"
+        );
         let st: SignStatus = c.status(&first.request_id).await.unwrap();
         assert_eq!(st.status, Status::Pending);
         let err = st.error.unwrap();
-        assert_eq!((err.error.as_str(), err.tries_left), (codes::PIN_INCORRECT, Some(expected)));
-        assert_eq!(tries_left(&c, number, Kind::Auth).await, (Some(expected), false));
+        assert_eq!(
+            (err.error.as_str(), err.tries_left),
+            (codes::PIN_INCORRECT, Some(expected))
+        );
+        assert_eq!(
+            tries_left(&c, number, Kind::Auth).await,
+            (Some(expected), false)
+        );
     }
     let out = c.enter_pin(&first.pin_url, wrong).await.unwrap();
-    assert_eq!((out.http_status, out.result.as_str()), (423, codes::PIN_LOCKED));
+    assert_eq!(
+        (out.http_status, out.result.as_str()),
+        (423, codes::PIN_LOCKED)
+    );
     assert_eq!(out.tries_left, Some(0));
-    assert!(out.html.contains("ロックされています"), "plain words on the page");
+    assert!(
+        out.html.contains("ロックされています"),
+        "plain words on the page"
+    );
     let st = c.status(&first.request_id).await.unwrap();
     assert_eq!(st.status, Status::Failed);
     assert_eq!(st.error.unwrap().error, codes::PIN_LOCKED);
@@ -297,12 +371,21 @@ async fn wrong_pins_count_down_then_lock_and_a_locked_card_refuses_the_right_pin
     // Locked: even the right PIN is refused, without touching the token.
     let out = c.enter_pin(&second.pin_url, &real).await.unwrap();
     assert_eq!(out.result, codes::PIN_LOCKED);
-    assert_eq!(c.status(&second.request_id).await.unwrap().status, Status::Failed);
+    assert_eq!(
+        c.status(&second.request_id).await.unwrap().status,
+        Status::Failed
+    );
     let e = c.start_sign(number, Kind::Auth, "申請C").await.unwrap_err();
-    assert!(matches!(e, idp::agent::ClientError::Api { status: 423, .. }), "{e}");
+    assert!(
+        matches!(e, idp::agent::ClientError::Api { status: 423, .. }),
+        "{e}"
+    );
     assert_eq!(e.code(), Some(codes::PIN_LOCKED));
     let demo = demo_agent();
-    let e = client(&demo).start_sign(number, Kind::Auth, "申請D").await.unwrap_err();
+    let e = client(&demo)
+        .start_sign(number, Kind::Auth, "申請D")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(codes::PIN_LOCKED));
     // The other PIN of the card is independent.
     assert_eq!(tries_left(&c, number, Kind::Sign).await, (Some(5), false));
@@ -310,7 +393,10 @@ async fn wrong_pins_count_down_then_lock_and_a_locked_card_refuses_the_right_pin
     // What the city office does.
     tries_file().reset(&card(number).auth_token.label).unwrap();
     assert_eq!(tries_left(&c, number, Kind::Auth).await, (Some(3), false));
-    assert!(client(&demo).sign_and_wait(number, Kind::Auth, "申請E", None).await.is_ok());
+    assert!(client(&demo)
+        .sign_and_wait(number, Kind::Auth, "申請E", None)
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -320,12 +406,28 @@ async fn a_correct_pin_resets_the_counter() {
     let a = agent();
     let c = client(&a);
     let r = c.start_sign(number, Kind::Auth, "申請").await.unwrap();
-    assert_eq!(c.enter_pin(&r.pin_url, wrong_auth_pin(&real)).await.unwrap().tries_left, Some(2));
+    assert_eq!(
+        c.enter_pin(&r.pin_url, wrong_auth_pin(&real))
+            .await
+            .unwrap()
+            .tries_left,
+        Some(2)
+    );
     assert_eq!(c.enter_pin(&r.pin_url, &real).await.unwrap().result, "done");
-    assert!(c.wait(&r.request_id, Some(Duration::from_secs(5))).await.is_ok());
+    assert!(c
+        .wait(&r.request_id, Some(Duration::from_secs(5)))
+        .await
+        .is_ok());
     assert_eq!(tries_left(&c, number, Kind::Auth).await, (Some(3), false));
     let r = c.start_sign(number, Kind::Auth, "申請2").await.unwrap();
-    assert_eq!(c.enter_pin(&r.pin_url, wrong_auth_pin(&real)).await.unwrap().tries_left, Some(2), "counted from 3 again");
+    assert_eq!(
+        c.enter_pin(&r.pin_url, wrong_auth_pin(&real))
+            .await
+            .unwrap()
+            .tries_left,
+        Some(2),
+        "counted from 3 again"
+    );
     assert_eq!(c.enter_pin(&r.pin_url, &real).await.unwrap().result, "done");
 }
 
@@ -337,12 +439,24 @@ async fn the_signature_password_has_five_tries() {
     let c = client(&a);
     let r = c.start_sign(number, Kind::Sign, "署名申請").await.unwrap();
     for expected in [4u32, 3] {
-        let out = c.enter_pin(&r.pin_url, wrong_sign_pin(&real)).await.unwrap();
-        assert_eq!((out.result.as_str(), out.tries_left), (codes::PIN_INCORRECT, Some(expected)));
+        let out = c
+            .enter_pin(&r.pin_url, wrong_sign_pin(&real))
+            .await
+            .unwrap();
+        assert_eq!(
+            (out.result.as_str(), out.tries_left),
+            (codes::PIN_INCORRECT, Some(expected))
+        );
     }
     assert_eq!(c.enter_pin(&r.pin_url, &real).await.unwrap().result, "done");
-    let s = c.wait(&r.request_id, Some(Duration::from_secs(5))).await.unwrap();
-    assert_eq!(s.certificate, std::fs::read(&card(number).sign_cert.cert_der).unwrap());
+    let s = c
+        .wait(&r.request_id, Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.certificate,
+        std::fs::read(&card(number).sign_cert.cert_der).unwrap()
+    );
     assert_eq!(tries_left(&c, number, Kind::Sign).await, (Some(5), false));
 }
 
@@ -354,20 +468,46 @@ async fn pin_format_is_checked_before_the_card_is_touched() {
     let r = c.start_sign(number, Kind::Auth, "申請").await.unwrap();
     for bad in ["123", "12a4", "abcd", "12345", ""] {
         let out = c.enter_pin(&r.pin_url, bad).await.unwrap();
-        assert_eq!((out.http_status, out.result.as_str()), (400, codes::PIN_FORMAT), "{bad:?}");
+        assert_eq!(
+            (out.http_status, out.result.as_str()),
+            (400, codes::PIN_FORMAT),
+            "{bad:?}"
+        );
         assert!(out.html.contains("数字4桁"));
     }
-    assert_eq!(tries_left(&c, number, Kind::Auth).await, (Some(3), false), "no try was spent");
-    assert_eq!(c.status(&r.request_id).await.unwrap().error.unwrap().error, codes::PIN_FORMAT);
-    assert_eq!(c.enter_pin(&r.pin_url, &card(number).auth_token.pin).await.unwrap().result, "done");
+    assert_eq!(
+        tries_left(&c, number, Kind::Auth).await,
+        (Some(3), false),
+        "no try was spent"
+    );
+    assert_eq!(
+        c.status(&r.request_id).await.unwrap().error.unwrap().error,
+        codes::PIN_FORMAT
+    );
+    assert_eq!(
+        c.enter_pin(&r.pin_url, &card(number).auth_token.pin)
+            .await
+            .unwrap()
+            .result,
+        "done"
+    );
 
     let r = c.start_sign(number, Kind::Sign, "署名申請").await.unwrap();
     let real = card(number).sign_token.pin.clone();
-    for bad in [real.to_lowercase(), "ABC12".to_string(), "ABCDEFGHIJ1234567".to_string(), "ABC 123".to_string()] {
+    for bad in [
+        real.to_lowercase(),
+        "ABC12".to_string(),
+        "ABCDEFGHIJ1234567".to_string(),
+        "ABC 123".to_string(),
+    ] {
         let out = c.enter_pin(&r.pin_url, &bad).await.unwrap();
         assert_eq!(out.result, codes::PIN_FORMAT, "{bad:?}");
     }
-    assert_eq!(tries_left(&c, number, Kind::Sign).await, (Some(5), false), "no try was spent");
+    assert_eq!(
+        tries_left(&c, number, Kind::Sign).await,
+        (Some(5), false),
+        "no try was spent"
+    );
     assert_eq!(c.enter_pin(&r.pin_url, &real).await.unwrap().result, "done");
 }
 
@@ -393,35 +533,81 @@ async fn expired_and_reused_requests_are_refused() {
     assert_eq!(page.status().as_u16(), 410);
     assert!(page.text().await.unwrap().contains("有効期限"));
     let e = c.status(&r.request_id).await.unwrap_err();
-    assert!(matches!(e, idp::agent::ClientError::Api { status: 410, .. }));
+    assert!(matches!(
+        e,
+        idp::agent::ClientError::Api { status: 410, .. }
+    ));
     assert_eq!(e.code(), Some(codes::REQUEST_EXPIRED));
-    assert_eq!(c.status(&r.request_id).await.unwrap_err().code(), Some(codes::UNKNOWN_REQUEST));
+    assert_eq!(
+        c.status(&r.request_id).await.unwrap_err().code(),
+        Some(codes::UNKNOWN_REQUEST)
+    );
 
     let demo = demo_agent();
     let c = client(&demo);
     let r = c.start_sign(number, Kind::Auth, "申請").await.unwrap();
     // Another allowed origin cannot collect it.
     let other = AgentClient::new(demo.base_url(), OTHER_IDP);
-    assert_eq!(other.status(&r.request_id).await.unwrap_err().code(), Some(codes::UNKNOWN_REQUEST));
+    assert_eq!(
+        other.status(&r.request_id).await.unwrap_err().code(),
+        Some(codes::UNKNOWN_REQUEST)
+    );
     assert_eq!(c.status(&r.request_id).await.unwrap().status, Status::Done);
     let e = c.status(&r.request_id).await.unwrap_err();
-    assert!(matches!(e, idp::agent::ClientError::Api { status: 404, .. }));
+    assert!(matches!(
+        e,
+        idp::agent::ClientError::Api { status: 404, .. }
+    ));
     assert_eq!(e.code(), Some(codes::UNKNOWN_REQUEST), "single use");
-    assert_eq!(c.status("not-a-request").await.unwrap_err().code(), Some(codes::UNKNOWN_REQUEST));
+    assert_eq!(
+        c.status("not-a-request").await.unwrap_err().code(),
+        Some(codes::UNKNOWN_REQUEST)
+    );
     // Its PIN page is gone too.
-    assert_eq!(http().get(&r.pin_url).send().await.unwrap().status().as_u16(), 404);
+    assert_eq!(
+        http()
+            .get(&r.pin_url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
 
     // A finished request's page cannot be used again.
     let plain = agent();
     let c = client(&plain);
     let r = c.start_sign(number, Kind::Auth, "申請").await.unwrap();
-    let html = http().get(&r.pin_url).send().await.unwrap().text().await.unwrap();
-    assert_eq!(c.enter_pin(&r.pin_url, &card(number).auth_token.pin).await.unwrap().result, "done");
-    let token = html.split("name=\"form_token\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let html = http()
+        .get(&r.pin_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.enter_pin(&r.pin_url, &card(number).auth_token.pin)
+            .await
+            .unwrap()
+            .result,
+        "done"
+    );
+    let token = html
+        .split("name=\"form_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let again = http()
         .post(&r.pin_url)
         .header("Origin", plain.base_url())
-        .form(&[("form_token", token), ("pin", card(number).auth_token.pin.as_str())])
+        .form(&[
+            ("form_token", token),
+            ("pin", card(number).auth_token.pin.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -432,12 +618,24 @@ async fn expired_and_reused_requests_are_refused() {
     let forged = http()
         .post(&r.pin_url)
         .header("Origin", plain.base_url())
-        .form(&[("form_token", "forged"), ("pin", card(number).auth_token.pin.as_str())])
+        .form(&[
+            ("form_token", "forged"),
+            ("pin", card(number).auth_token.pin.as_str()),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(idp::agent::client::pin_outcome(forged).await.unwrap().result, codes::BAD_REQUEST);
-    assert_eq!(c.status(&r.request_id).await.unwrap().status, Status::Pending);
+    assert_eq!(
+        idp::agent::client::pin_outcome(forged)
+            .await
+            .unwrap()
+            .result,
+        codes::BAD_REQUEST
+    );
+    assert_eq!(
+        c.status(&r.request_id).await.unwrap().status,
+        Status::Pending
+    );
 }
 
 #[tokio::test]
@@ -445,15 +643,33 @@ async fn challenge_limits() {
     let a = demo_agent();
     let c = client(&a);
     let max = "a".repeat(4096);
-    let s = c.sign_and_wait("0013", Kind::Auth, &max, None).await.unwrap();
+    let s = c
+        .sign_and_wait("0013", Kind::Auth, &max, None)
+        .await
+        .unwrap();
     assert!(openssl_verify(&s.certificate, max.as_bytes(), &s.signature).0);
-    let e = c.start_sign("0013", Kind::Auth, &"a".repeat(4097)).await.unwrap_err();
-    assert!(matches!(e, idp::agent::ClientError::Api { status: 413, .. }), "{e}");
+    let e = c
+        .start_sign("0013", Kind::Auth, &"a".repeat(4097))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, idp::agent::ClientError::Api { status: 413, .. }),
+        "{e}"
+    );
     assert_eq!(e.code(), Some(codes::CHALLENGE_TOO_LONG));
     // Counted in UTF-8 bytes: 1366 × 3 = 4098.
-    let e = c.start_sign("0013", Kind::Auth, &"あ".repeat(1366)).await.unwrap_err();
+    let e = c
+        .start_sign("0013", Kind::Auth, &"あ".repeat(1366))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(codes::CHALLENGE_TOO_LONG));
-    assert_eq!(c.start_sign("0013", Kind::Auth, "").await.unwrap_err().code(), Some(codes::CHALLENGE_EMPTY));
+    assert_eq!(
+        c.start_sign("0013", Kind::Auth, "")
+            .await
+            .unwrap_err()
+            .code(),
+        Some(codes::CHALLENGE_EMPTY)
+    );
     for bad in ["abc\u{202E}fed", "nul\u{0}", "bell\u{7}", "iso\u{2066}x"] {
         let e = c.start_sign("0013", Kind::Auth, bad).await.unwrap_err();
         assert_eq!(e.code(), Some(codes::CHALLENGE_INVALID), "{bad:?}");
@@ -517,7 +733,12 @@ async fn only_the_configured_origins_are_answered() {
 
     // The exact origin: answered, CORS echoes exactly that origin.
     for origin in [IDP, OTHER_IDP] {
-        let r = h.get(&urls[0]).header("Origin", origin).send().await.unwrap();
+        let r = h
+            .get(&urls[0])
+            .header("Origin", origin)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200);
         let hd = r.headers();
         assert_eq!(hd["access-control-allow-origin"], origin);
@@ -536,7 +757,8 @@ async fn only_the_configured_origins_are_answered() {
         if let Some(v) = headers {
             rb = rb.header("Access-Control-Request-Headers", v);
         }
-        rb.header("Access-Control-Request-Private-Network", "true").send()
+        rb.header("Access-Control-Request-Private-Network", "true")
+            .send()
     };
     let r = pre(IDP, "POST", Some("content-type")).await.unwrap();
     assert_eq!(r.status().as_u16(), 204);
@@ -570,11 +792,35 @@ async fn only_the_configured_origins_are_answered() {
     assert_eq!(status, 200, "{text}");
 
     // The PIN page: same-origin only (navigation without Origin, or the agent's own origin).
-    let r = client(&a).start_sign("0001", Kind::Auth, "申請").await.unwrap();
-    assert_eq!(h.get(&r.pin_url).send().await.unwrap().status().as_u16(), 200);
-    assert_eq!(h.get(&r.pin_url).header("Origin", &base).send().await.unwrap().status().as_u16(), 200);
-    let from_idp = h.get(&r.pin_url).header("Origin", IDP).send().await.unwrap();
-    assert_eq!(from_idp.status().as_u16(), 403, "the IdP page cannot read the PIN page");
+    let r = client(&a)
+        .start_sign("0001", Kind::Auth, "申請")
+        .await
+        .unwrap();
+    assert_eq!(
+        h.get(&r.pin_url).send().await.unwrap().status().as_u16(),
+        200
+    );
+    assert_eq!(
+        h.get(&r.pin_url)
+            .header("Origin", &base)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let from_idp = h
+        .get(&r.pin_url)
+        .header("Origin", IDP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        from_idp.status().as_u16(),
+        403,
+        "the IdP page cannot read the PIN page"
+    );
     let post_from_idp = h
         .post(&r.pin_url)
         .header("Origin", IDP)
@@ -582,7 +828,11 @@ async fn only_the_configured_origins_are_answered() {
         .send()
         .await
         .unwrap();
-    assert_eq!(post_from_idp.status().as_u16(), 403, "the IdP page cannot submit a PIN");
+    assert_eq!(
+        post_from_idp.status().as_u16(),
+        403,
+        "the IdP page cannot submit a PIN"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,27 +842,42 @@ async fn only_the_configured_origins_are_answered() {
 async fn pin_page_shows_the_escaped_challenge_and_loads_nothing_external() {
     let a = agent();
     let c = client(&a);
-    let challenge = "利用申請 <script>alert('x')</script> & \"quoted\"\n<img src=https://evil.example/x.png>";
+    let challenge =
+        "利用申請 <script>alert('x')</script> & \"quoted\"\n<img src=https://evil.example/x.png>";
     let r = c.start_sign("0013", Kind::Auth, challenge).await.unwrap();
     let resp = http().get(&r.pin_url).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let hd = resp.headers().clone();
-    assert!(hd["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(hd["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let csp = hd["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert_eq!(hd["x-frame-options"], "DENY");
     assert!(hd.get("access-control-allow-origin").is_none());
     let html = resp.text().await.unwrap();
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"ja\">"));
-    assert!(html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#34;quoted&#34;"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#34;quoted&#34;"),
+        "{html}"
+    );
     assert!(html.contains("&#60;img src=https://evil.example/x.png&#62;"));
     let lower = html.to_lowercase();
-    for forbidden in ["<script", "<img", "<link", "<iframe", "<object", "<embed", "src=\"", "url(", "@import"] {
+    for forbidden in [
+        "<script", "<img", "<link", "<iframe", "<object", "<embed", "src=\"", "url(", "@import",
+    ] {
         assert!(!lower.contains(forbidden), "page contains {forbidden}");
     }
     for attr in ["href=\"", "action=\""] {
         for (i, _) in html.match_indices(attr) {
-            assert!(html[i + attr.len()..].starts_with('/'), "{attr} must be local");
+            assert!(
+                html[i + attr.len()..].starts_with('/'),
+                "{attr} must be local"
+            );
         }
     }
     assert!(html.contains(IDP), "the requesting origin is shown");
@@ -621,14 +886,27 @@ async fn pin_page_shows_the_escaped_challenge_and_loads_nothing_external() {
     assert!(html.contains("type=\"password\""));
 
     // English.
-    let en = http().get(format!("{}?lang=en", r.pin_url)).send().await.unwrap().text().await.unwrap();
+    let en = http()
+        .get(format!("{}?lang=en", r.pin_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(en.contains("<html lang=\"en\">"));
     assert!(en.contains("Enter your certificate PIN"));
     assert!(en.contains("&#60;script&#62;"));
     assert!(en.contains("日本語"), "a way back to Japanese");
 
     // Cancel.
-    let token = html.split("name=\"form_token\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let token = html
+        .split("name=\"form_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let resp = http()
         .post(format!("{}/cancel", r.pin_url))
         .form(&[("form_token", token), ("lang", "ja")])
@@ -642,7 +920,14 @@ async fn pin_page_shows_the_escaped_challenge_and_loads_nothing_external() {
 
     // The signature-password page asks for the other format.
     let r = c.start_sign("0013", Kind::Sign, "署名").await.unwrap();
-    let html = http().get(&r.pin_url).send().await.unwrap().text().await.unwrap();
+    let html = http()
+        .get(&r.pin_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("pattern=\"[A-Z0-9]{6,16}\""));
     assert!(html.contains("署名用電子証明書"));
 }
@@ -657,13 +942,26 @@ async fn logs_carry_no_pin_challenge_serial_or_card_number() {
     let a = agent();
     let c = client(&a);
     let sign_pin = card(number).sign_token.pin.clone();
-    let r = c.start_sign(number, Kind::Sign, &format!("申請 {marker}")).await.unwrap();
-    c.enter_pin(&r.pin_url, wrong_sign_pin(&sign_pin)).await.unwrap();
-    assert_eq!(c.enter_pin(&r.pin_url, &sign_pin).await.unwrap().result, "done");
-    c.wait(&r.request_id, Some(Duration::from_secs(5))).await.unwrap();
+    let r = c
+        .start_sign(number, Kind::Sign, &format!("申請 {marker}"))
+        .await
+        .unwrap();
+    c.enter_pin(&r.pin_url, wrong_sign_pin(&sign_pin))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.enter_pin(&r.pin_url, &sign_pin).await.unwrap().result,
+        "done"
+    );
+    c.wait(&r.request_id, Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     c.certificate(number, Kind::Auth).await.unwrap();
     let logs = String::from_utf8_lossy(&fixture().logs.lock().unwrap()).into_owned();
-    assert!(logs.contains("signed on the card"), "logging is captured:\n{logs}");
+    assert!(
+        logs.contains("signed on the card"),
+        "logging is captured:\n{logs}"
+    );
     assert!(logs.contains("req_id="), "request ids are logged");
     for secret in [
         sign_pin.as_str(),
@@ -675,7 +973,13 @@ async fn logs_carry_no_pin_challenge_serial_or_card_number() {
     ] {
         assert!(!logs.contains(secret), "{secret} in the logs");
     }
-    for pattern in [format!("={number}"), format!("\"{number}\""), format!("card={number}"), format!("AUTH {number}"), format!("SIGN {number}")] {
+    for pattern in [
+        format!("={number}"),
+        format!("\"{number}\""),
+        format!("card={number}"),
+        format!("AUTH {number}"),
+        format!("SIGN {number}"),
+    ] {
         assert!(!logs.contains(&pattern), "{pattern} in the logs");
     }
 }

@@ -12,6 +12,6 @@ pub mod saml;
 pub mod soap;
 pub mod trust;
 pub mod websso;
-pub mod xenc;
 pub mod wsf;
+pub mod xenc;
 pub mod xml;

@@ -100,7 +100,10 @@ impl ContentAlgorithm {
     }
 
     fn is_gcm(self) -> bool {
-        matches!(self, ContentAlgorithm::Aes128Gcm | ContentAlgorithm::Aes256Gcm)
+        matches!(
+            self,
+            ContentAlgorithm::Aes128Gcm | ContentAlgorithm::Aes256Gcm
+        )
     }
 
     fn encrypt(self, key: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, XencError> {
@@ -189,7 +192,9 @@ impl Recipient {
     pub fn from_certificate(cert: &X509) -> Result<Self, XencError> {
         let key = cert.public_key()?;
         if key.id() != Id::RSA {
-            return Err(XencError::UnsupportedAlgorithm("non-RSA key transport".into()));
+            return Err(XencError::UnsupportedAlgorithm(
+                "non-RSA key transport".into(),
+            ));
         }
         Ok(Recipient {
             key,
@@ -228,7 +233,9 @@ pub fn encrypt_element(
 ) -> Result<String, XencError> {
     let mut content_key = vec![0u8; options.content.key_len()];
     rand_bytes(&mut content_key)?;
-    let ciphertext = options.content.encrypt(&content_key, element_xml.as_bytes())?;
+    let ciphertext = options
+        .content
+        .encrypt(&content_key, element_xml.as_bytes())?;
 
     let mut encrypter = Encrypter::new(&recipient.key)?;
     encrypter.set_rsa_padding(Padding::PKCS1_OAEP)?;
@@ -372,7 +379,9 @@ fn cipher_value(e: Element<'_>) -> Result<Vec<u8>, XencError> {
         .ok_or_else(|| XencError::Structure("no CipherData/CipherValue".into()))?;
     let text = value.text()?;
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD.decode(compact).map_err(|_| XencError::Base64("CipherValue"))
+    STANDARD
+        .decode(compact)
+        .map_err(|_| XencError::Base64("CipherValue"))
 }
 
 fn key_transport(ek: Element<'_>) -> Result<(MessageDigest, MessageDigest), XencError> {
@@ -384,11 +393,18 @@ fn key_transport(ek: Element<'_>) -> Result<(MessageDigest, MessageDigest), Xenc
         Some(SHA256_URI) => Ok(MessageDigest::sha256()),
         Some(other) => Err(XencError::UnsupportedAlgorithm(other.to_string())),
     };
-    let oaep_md = digest(method.first(DS, "DigestMethod").and_then(|d| d.attr("Algorithm")))?;
+    let oaep_md = digest(
+        method
+            .first(DS, "DigestMethod")
+            .and_then(|d| d.attr("Algorithm")),
+    )?;
     match method.attr("Algorithm").unwrap_or_default() {
         RSA_OAEP_MGF1P => Ok((oaep_md, MessageDigest::sha1())),
         RSA_OAEP => {
-            let mgf = match method.first(XENC11, "MGF").and_then(|m| m.attr("Algorithm")) {
+            let mgf = match method
+                .first(XENC11, "MGF")
+                .and_then(|m| m.attr("Algorithm"))
+            {
                 None | Some(MGF1_SHA1) => MessageDigest::sha1(),
                 Some(MGF1_SHA256) => MessageDigest::sha256(),
                 Some(other) => return Err(XencError::UnsupportedAlgorithm(other.to_string())),

@@ -183,13 +183,18 @@ impl Gen<'_> {
         match self.rng.below(9) {
             0..=2 => self.element(depth),
             3 | 4 => self.out.push_str(TEXTS[self.rng.below(TEXTS.len())]),
-            5 => self.out.push_str(["<!-- note -->", "<!---->", "<!-- 名張 -->"][self.rng.below(3)]),
-            6 => self.out.push_str(["<?pi data?>", "<?target?>", "<?x  spaced  data ?>"][self.rng.below(3)]),
+            5 => self
+                .out
+                .push_str(["<!-- note -->", "<!---->", "<!-- 名張 -->"][self.rng.below(3)]),
+            6 => self
+                .out
+                .push_str(["<?pi data?>", "<?target?>", "<?x  spaced  data ?>"][self.rng.below(3)]),
             7 => self.out.push_str("<![CDATA[x < y & z]]>"),
             _ => {
                 if !self.inner_signed && depth < 3 {
                     self.inner_signed = true;
-                    self.out.push_str(&format!("<s:Signed ID=\"inner{}\">", self.doc));
+                    self.out
+                        .push_str(&format!("<s:Signed ID=\"inner{}\">", self.doc));
                     self.content(depth + 1);
                     self.out.push_str("<s:Value>inner-token-value</s:Value>");
                     self.content(depth + 1);
@@ -215,7 +220,8 @@ fn corpus_document(n: usize) -> String {
         inner_signed: false,
     };
     if g.rng.chance(50) {
-        g.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        g.out
+            .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     }
     if g.rng.chance(30) {
         g.out.push_str("<!-- before -->\n<?before pi?>\n");
@@ -233,7 +239,8 @@ fn corpus_document(n: usize) -> String {
     for _ in 0..1 + g.rng.below(4) {
         g.content(1);
     }
-    g.out.push_str(&format!("<s:Value>token-{n}-value</s:Value>"));
+    g.out
+        .push_str(&format!("<s:Value>token-{n}-value</s:Value>"));
     g.content(1);
     g.out.push_str("</s:Signed>");
     if g.rng.chance(30) {
@@ -255,7 +262,8 @@ fn exclusive_c14n_matches_libxml2_on_the_whole_corpus() {
     let mut mismatches = Vec::new();
     for n in 0..CORPUS {
         let xml = corpus_document(n);
-        let doc = parse(xml.as_bytes()).unwrap_or_else(|e| panic!("doc {n} does not parse: {e}\n{xml}"));
+        let doc =
+            parse(xml.as_bytes()).unwrap_or_else(|e| panic!("doc {n} does not parse: {e}\n{xml}"));
         let ours = canonicalize_document(
             &doc,
             &C14nOptions {
@@ -273,7 +281,12 @@ fn exclusive_c14n_matches_libxml2_on_the_whole_corpus() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "{} mismatches, first:\n{}", mismatches.len(), mismatches[0]);
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first:\n{}",
+        mismatches.len(),
+        mismatches[0]
+    );
 }
 
 /// Signs the inner element (if any) then the root, as nested signed elements are made.
@@ -317,7 +330,10 @@ fn our_signatures_verify_in_libxmlsec1_and_mutations_fail_in_both() {
         let signed = sign_document(n, &xml, &key.signer(alg));
         let trusted = key.trusted();
         let root = format!("doc{n}");
-        assert!(ours_verify(&signed, &root, &trusted), "ours rejects our own doc {n}");
+        assert!(
+            ours_verify(&signed, &root, &trusted),
+            "ours rejects our own doc {n}"
+        );
         assert!(
             xmlsec_verify(&signed, &format!("ours-{n}.xml"), &root, &key.cert_pem),
             "libxmlsec1 rejects our signature on doc {n}:\n{signed}"
@@ -326,7 +342,12 @@ fn our_signatures_verify_in_libxmlsec1_and_mutations_fail_in_both() {
         if signed.contains(&format!("ID=\"{inner}\"")) {
             assert!(ours_verify(&signed, &inner, &trusted));
             assert!(
-                xmlsec_verify(&signed, &format!("ours-inner-{n}.xml"), &inner, &key.cert_pem),
+                xmlsec_verify(
+                    &signed,
+                    &format!("ours-inner-{n}.xml"),
+                    &inner,
+                    &key.cert_pem
+                ),
                 "libxmlsec1 rejects our nested signature in doc {n}"
             );
         }
@@ -335,16 +356,33 @@ fn our_signatures_verify_in_libxmlsec1_and_mutations_fail_in_both() {
         // Mutations on every tenth document: signed text, SignedInfo, digest, signature.
         if n % 10 == 0 {
             let target = signed.rfind(&format!("token-{n}-value")).unwrap() + 2;
-            let si = signed.rfind("xml-exc-c14n#\"></ds:CanonicalizationMethod>").unwrap() + 4;
+            let si = signed
+                .rfind("xml-exc-c14n#\"></ds:CanonicalizationMethod>")
+                .unwrap()
+                + 4;
             let digest = signed.rfind("<ds:DigestValue>").unwrap() + "<ds:DigestValue>".len() + 3;
-            let sigv = signed.rfind("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len() + 5;
-            for (what, at) in [("content", target), ("SignedInfo", si), ("digest", digest), ("signature", sigv)] {
+            let sigv =
+                signed.rfind("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len() + 5;
+            for (what, at) in [
+                ("content", target),
+                ("SignedInfo", si),
+                ("digest", digest),
+                ("signature", sigv),
+            ] {
                 let mut bytes = signed.clone().into_bytes();
                 bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
                 let mutated = String::from_utf8(bytes).unwrap();
-                assert!(!ours_verify(&mutated, &root, &trusted), "ours accepts {what} mutation of doc {n}");
                 assert!(
-                    !xmlsec_verify(&mutated, &format!("mut-{n}-{what}.xml"), &root, &key.cert_pem),
+                    !ours_verify(&mutated, &root, &trusted),
+                    "ours accepts {what} mutation of doc {n}"
+                );
+                assert!(
+                    !xmlsec_verify(
+                        &mutated,
+                        &format!("mut-{n}-{what}.xml"),
+                        &root,
+                        &key.cert_pem
+                    ),
                     "libxmlsec1 accepts {what} mutation of doc {n}"
                 );
                 mutations += 1;
@@ -379,8 +417,14 @@ fn libxmlsec1_signatures_verify_in_ours() {
         };
         let prefixes = (n % 4 == 3).then_some("a xs #default");
         // The template goes first inside the root element.
-        let open_end = xml.find(&format!("ID=\"doc{n}\">")).unwrap() + format!("ID=\"doc{n}\">").len();
-        let tmpl = format!("{}{}{}", &xml[..open_end], template(&format!("doc{n}"), alg, prefixes), &xml[open_end..]);
+        let open_end =
+            xml.find(&format!("ID=\"doc{n}\">")).unwrap() + format!("ID=\"doc{n}\">").len();
+        let tmpl = format!(
+            "{}{}{}",
+            &xml[..open_end],
+            template(&format!("doc{n}"), alg, prefixes),
+            &xml[open_end..]
+        );
         let file = tmp_file(&format!("tmpl-{n}.xml"), tmpl.as_bytes());
         let out = file.with_extension("signed.xml");
         let status = std::process::Command::new("xmlsec1")
@@ -394,12 +438,20 @@ fn libxmlsec1_signatures_verify_in_ours() {
             .arg(&file)
             .output()
             .expect("xmlsec1 runs");
-        assert!(status.status.success(), "xmlsec1 could not sign doc {n}: {}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "xmlsec1 could not sign doc {n}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         let signed = std::fs::read_to_string(&out).unwrap();
         assert!(
             ours_verify(&signed, &format!("doc{n}"), &key.trusted()),
             "ours rejects libxmlsec1's signature on doc {n}:\n{signed}"
         );
-        assert!(!ours_verify(&signed, &format!("doc{n}"), &attacker_key().trusted()));
+        assert!(!ours_verify(
+            &signed,
+            &format!("doc{n}"),
+            &attacker_key().trusted()
+        ));
     }
 }

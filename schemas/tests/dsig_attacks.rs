@@ -66,21 +66,29 @@ fn signature_exclusion_is_refused() {
     assert!(matches!(verify_root(&stripped), Err(DsigError::Unsigned)));
     let a = sign(&assertion("a1", "x"), "a1", idp_key());
     let unsigned = a.replace(&signature_text(&a, 0), "");
-    assert!(matches!(verify_id(&unsigned, "a1"), Err(DsigError::Unsigned)));
+    assert!(matches!(
+        verify_id(&unsigned, "a1"),
+        Err(DsigError::Unsigned)
+    ));
 }
 
 #[test]
 fn xsw1_clone_inside_signature_is_refused() {
     let xml = signed_response();
     let sig = signature_text(&xml, 0);
-    let clone = xml.replace(&sig, "").replace("ID=\"r1\"", "ID=\"r1-clone\"");
+    let clone = xml
+        .replace(&sig, "")
+        .replace("ID=\"r1\"", "ID=\"r1-clone\"");
     let forged_sig = sig.replace("</ds:Signature>", &format!("{clone}</ds:Signature>"));
     let forged = xml
         .replace(&sig, &forged_sig)
         .replacen("ID=\"r1\"", "ID=\"evil\"", 1);
     let err = verify_root(&forged).unwrap_err();
     assert!(
-        matches!(err, DsigError::SignatureStructure(_) | DsigError::Xml(XmlError::DuplicateId(_))),
+        matches!(
+            err,
+            DsigError::SignatureStructure(_) | DsigError::Xml(XmlError::DuplicateId(_))
+        ),
         "{err:?}"
     );
 }
@@ -111,8 +119,14 @@ fn xsw3_altered_copy_before_signed_assertion_is_not_the_verified_one() {
         .replace("user@x.jp.evil.jp", "admin@x.jp");
     let forged = xml.replace(&a, &format!("{evil}{a}"));
     // The response signature no longer matches, and the evil copy carries no signature.
-    assert!(matches!(verify_root(&forged), Err(DsigError::DigestMismatch)));
-    assert!(matches!(verify_id(&forged, "a-evil"), Err(DsigError::Unsigned)));
+    assert!(matches!(
+        verify_root(&forged),
+        Err(DsigError::DigestMismatch)
+    ));
+    assert!(matches!(
+        verify_id(&forged, "a-evil"),
+        Err(DsigError::Unsigned)
+    ));
     // What verifies is only the genuine assertion, with its genuine content.
     let genuine = verify_id(&forged, "a1").unwrap();
     assert!(String::from_utf8_lossy(&genuine).contains("user@x.jp.evil.jp"));
@@ -123,7 +137,10 @@ fn xsw4_original_moved_inside_altered_assertion_is_refused() {
     let a = sign(&assertion("a1", "alice"), "a1", idp_key());
     let evil = assertion("a-evil", "mallory").replace(
         "</saml:Assertion>",
-        &format!("{}</saml:Assertion>", a.replace(" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"", "")),
+        &format!(
+            "{}</saml:Assertion>",
+            a.replace(" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"", "")
+        ),
     );
     assert!(matches!(verify_root(&evil), Err(DsigError::Unsigned)));
 }
@@ -131,7 +148,9 @@ fn xsw4_original_moved_inside_altered_assertion_is_refused() {
 #[test]
 fn xsw5_altered_assertion_keeping_signature_under_new_id_is_refused() {
     let a = sign(&assertion("a1", "alice"), "a1", idp_key());
-    let altered = a.replace("ID=\"a1\"", "ID=\"a-evil\"").replace("alice", "mallory");
+    let altered = a
+        .replace("ID=\"a1\"", "ID=\"a-evil\"")
+        .replace("alice", "mallory");
     let forged = response("r1", &format!("{altered}{}", assertion("a1", "alice")));
     let err = verify_id(&forged, "a-evil").unwrap_err();
     assert!(matches!(err, DsigError::ReferenceTarget { .. }), "{err:?}");
@@ -143,12 +162,21 @@ fn xsw6_copy_inside_signature_is_refused() {
     let sig = signature_text(&a, 0);
     let copy = a.replace(&sig, "");
     let forged = a
-        .replace(&sig, &sig.replace("</ds:Signature>", &format!("<ds:Object>{copy}</ds:Object></ds:Signature>")))
+        .replace(
+            &sig,
+            &sig.replace(
+                "</ds:Signature>",
+                &format!("<ds:Object>{copy}</ds:Object></ds:Signature>"),
+            ),
+        )
         .replacen("ID=\"a1\"", "ID=\"a-evil\"", 1)
         .replacen("alice", "mallory", 1);
     let err = verify_id(&forged, "a-evil").unwrap_err();
     assert!(
-        matches!(err, DsigError::SignatureStructure(_) | DsigError::ReferenceTarget { .. }),
+        matches!(
+            err,
+            DsigError::SignatureStructure(_) | DsigError::ReferenceTarget { .. }
+        ),
         "{err:?}"
     );
 }
@@ -157,7 +185,9 @@ fn xsw6_copy_inside_signature_is_refused() {
 fn xsw7_copy_in_extensions_with_same_id_is_refused_by_the_parser() {
     let xml = signed_response();
     let a = assertion_text(&xml);
-    let altered = a.replace(&signature_text(&a, 0), "").replace("user@x.jp.evil.jp", "admin");
+    let altered = a
+        .replace(&signature_text(&a, 0), "")
+        .replace("user@x.jp.evil.jp", "admin");
     let forged = xml.replace(
         "<samlp:Status>",
         &format!("<samlp:Extensions>{altered}</samlp:Extensions><samlp:Status>"),
@@ -175,10 +205,16 @@ fn xsw8_copy_in_signature_object_is_refused() {
     let copy = a.replace(&sig, "").replace("ID=\"a1\"", "ID=\"a1-copy\"");
     let forged = a.replace(
         &sig,
-        &sig.replace("</ds:Signature>", &format!("<ds:Object>{copy}</ds:Object></ds:Signature>")),
+        &sig.replace(
+            "</ds:Signature>",
+            &format!("<ds:Object>{copy}</ds:Object></ds:Signature>"),
+        ),
     );
     let forged = forged.replacen("alice", "mallory", 1);
-    assert!(matches!(verify_id(&forged, "a1"), Err(DsigError::SignatureStructure(_))));
+    assert!(matches!(
+        verify_id(&forged, "a1"),
+        Err(DsigError::SignatureStructure(_))
+    ));
 }
 
 #[test]
@@ -188,7 +224,10 @@ fn xsw9_second_signed_info_is_refused() {
     let end = a.find("</ds:SignedInfo>").unwrap() + "</ds:SignedInfo>".len();
     let si = &a[start..end];
     let forged = a.replacen(si, &format!("{si}{si}"), 1);
-    assert!(matches!(verify_id(&forged, "a1"), Err(DsigError::SignatureStructure(_))));
+    assert!(matches!(
+        verify_id(&forged, "a1"),
+        Err(DsigError::SignatureStructure(_))
+    ));
 }
 
 #[test]
@@ -196,13 +235,16 @@ fn xsw10_assertion_signature_lifted_to_response_is_refused() {
     let a = sign(&assertion("a1", "alice"), "a1", idp_key());
     let sig = signature_text(&a, 0);
     let copy = a.replace(&sig, "");
-    let lifted = sig.replace("</ds:Signature>", &format!("<ds:Object>{copy}</ds:Object></ds:Signature>"));
-    let real = a.replace(&sig, "").replace("ID=\"a1\"", "ID=\"a2\"").replace("alice", "mallory");
-    let forged = response("r1", &real).replacen(
-        "</saml:Issuer>",
-        &format!("</saml:Issuer>{lifted}"),
-        1,
+    let lifted = sig.replace(
+        "</ds:Signature>",
+        &format!("<ds:Object>{copy}</ds:Object></ds:Signature>"),
     );
+    let real = a
+        .replace(&sig, "")
+        .replace("ID=\"a1\"", "ID=\"a2\"")
+        .replace("alice", "mallory");
+    let forged =
+        response("r1", &real).replacen("</saml:Issuer>", &format!("</saml:Issuer>{lifted}"), 1);
     let err = verify_root(&forged).unwrap_err();
     assert!(matches!(err, DsigError::SignatureStructure(_)), "{err:?}");
 }
@@ -212,7 +254,10 @@ fn two_signatures_on_one_element_are_refused() {
     let a = sign(&assertion("a1", "alice"), "a1", idp_key());
     let sig = signature_text(&a, 0);
     let forged = a.replace(&sig, &format!("{sig}{sig}"));
-    assert!(matches!(verify_id(&forged, "a1"), Err(DsigError::SignatureCount(2))));
+    assert!(matches!(
+        verify_id(&forged, "a1"),
+        Err(DsigError::SignatureCount(2))
+    ));
 }
 
 #[test]
@@ -237,12 +282,26 @@ fn resign_signed_info(xml: &str, id: &str) -> Result<Vec<u8>, DsigError> {
     use schemas::dsig::Signer;
     use schemas::xml::c14n::{canonicalize, C14nOptions};
     let doc = parse(xml.as_bytes())?;
-    let sig = doc.element_by_id(id).unwrap().first(schemas::ns::DS, "Signature").unwrap();
+    let sig = doc
+        .element_by_id(id)
+        .unwrap()
+        .first(schemas::ns::DS, "Signature")
+        .unwrap();
     let si = sig.first(schemas::ns::DS, "SignedInfo").unwrap();
     let bytes = canonicalize(si, &C14nOptions::default());
-    let value = idp_key().signer(SignatureAlgorithm::RsaSha256).sign(&bytes).unwrap();
-    let old = sig.first(schemas::ns::DS, "SignatureValue").unwrap().text().unwrap();
-    let resigned = xml.replace(&old, &base64::engine::general_purpose::STANDARD.encode(value));
+    let value = idp_key()
+        .signer(SignatureAlgorithm::RsaSha256)
+        .sign(&bytes)
+        .unwrap();
+    let old = sig
+        .first(schemas::ns::DS, "SignatureValue")
+        .unwrap()
+        .text()
+        .unwrap();
+    let resigned = xml.replace(
+        &old,
+        &base64::engine::general_purpose::STANDARD.encode(value),
+    );
     verify_id(&resigned, id)
 }
 
@@ -263,15 +322,26 @@ fn comment_injection_in_name_id_yields_the_full_identity() {
     assert_eq!(name_id.text().unwrap(), "user@x.jp.evil.jp");
     // Reading the unverified tree directly refuses the mixed content.
     let raw = parse(injected.as_bytes()).unwrap();
-    let raw_name = raw.root().descendants().into_iter().find(|e| e.local_name() == "NameID").unwrap();
-    assert!(matches!(raw_name.text(), Err(XmlError::MixedContent { .. })));
+    let raw_name = raw
+        .root()
+        .descendants()
+        .into_iter()
+        .find(|e| e.local_name() == "NameID")
+        .unwrap();
+    assert!(matches!(
+        raw_name.text(),
+        Err(XmlError::MixedContent { .. })
+    ));
 }
 
 #[test]
 fn processing_instruction_in_name_id_is_refused() {
     let a = sign(&assertion("a1", "user@x.jp.evil.jp"), "a1", idp_key());
     let injected = a.replace("user@x.jp.evil.jp", "user@x.jp<?x?>.evil.jp");
-    assert!(matches!(verify_id(&injected, "a1"), Err(DsigError::DigestMismatch)));
+    assert!(matches!(
+        verify_id(&injected, "a1"),
+        Err(DsigError::DigestMismatch)
+    ));
 }
 
 #[test]
@@ -282,7 +352,10 @@ fn comment_inside_digest_value_does_not_smuggle_a_digest() {
     let mut c = schemas::xml::c14n::canonicalize(
         doc.root(),
         &schemas::xml::c14n::C14nOptions {
-            exclude: doc.root().first(schemas::ns::DS, "Signature").map(|s| s.node_id()),
+            exclude: doc
+                .root()
+                .first(schemas::ns::DS, "Signature")
+                .map(|s| s.node_id()),
             ..Default::default()
         },
     );
@@ -292,13 +365,27 @@ fn comment_inside_digest_value_does_not_smuggle_a_digest() {
     );
     c.clear();
     let start = altered.find("<ds:DigestValue>").unwrap() + "<ds:DigestValue>".len();
-    let forged = format!("{}<!--{evil_digest}-->{}", &altered[..start], &altered[start..]);
-    assert!(matches!(verify_id(&forged, "a1"), Err(DsigError::DigestMismatch)));
+    let forged = format!(
+        "{}<!--{evil_digest}-->{}",
+        &altered[..start],
+        &altered[start..]
+    );
+    assert!(matches!(
+        verify_id(&forged, "a1"),
+        Err(DsigError::DigestMismatch)
+    ));
     // The attacker's digest in the text and the real one in a comment: the signature breaks.
     let end = altered.find("</ds:DigestValue>").unwrap();
     let real = &altered[start..end];
-    let swapped = format!("{}{evil_digest}<!--{real}-->{}", &altered[..start], &altered[end..]);
-    assert!(matches!(verify_id(&swapped, "a1"), Err(DsigError::BadSignature)));
+    let swapped = format!(
+        "{}{evil_digest}<!--{real}-->{}",
+        &altered[..start],
+        &altered[end..]
+    );
+    assert!(matches!(
+        verify_id(&swapped, "a1"),
+        Err(DsigError::BadSignature)
+    ));
 }
 
 #[test]
@@ -309,7 +396,10 @@ fn stray_digest_value_elsewhere_is_ignored() {
             "<samlp:Status>",
             "<samlp:Extensions><ds:DigestValue xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">AAAA</ds:DigestValue></samlp:Extensions><samlp:Status>",
         );
-    assert!(matches!(verify_root(&forged), Err(DsigError::DigestMismatch)));
+    assert!(matches!(
+        verify_root(&forged),
+        Err(DsigError::DigestMismatch)
+    ));
 }
 
 #[test]
@@ -330,7 +420,10 @@ fn certificate_in_key_info_is_never_trusted() {
     // Signed by the attacker, who puts his own certificate in KeyInfo.
     let forged = sign(&assertion("a1", "mallory"), "a1", attacker_key());
     assert!(forged.contains("<ds:X509Certificate>"));
-    assert!(matches!(verify_id(&forged, "a1"), Err(DsigError::BadSignature)));
+    assert!(matches!(
+        verify_id(&forged, "a1"),
+        Err(DsigError::BadSignature)
+    ));
     let doc = parse(forged.as_bytes()).unwrap();
     assert!(matches!(
         verify_enveloped(doc.root(), &[], &VerifyPolicy::default()),
@@ -382,7 +475,10 @@ fn xslt_xpath_and_other_transforms_are_refused() {
         .unwrap();
     let end = a[start..].find("</ds:Transform>").unwrap() + start + "</ds:Transform>".len();
     let forged = format!("{}{}", &a[..start], &a[end..]);
-    assert!(matches!(resign_signed_info(&forged, "a1"), Err(DsigError::TransformChain)));
+    assert!(matches!(
+        resign_signed_info(&forged, "a1"),
+        Err(DsigError::TransformChain)
+    ));
 }
 
 #[test]
@@ -393,7 +489,10 @@ fn inclusive_c14n_for_signed_info_is_refused() {
         "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\">",
         1,
     );
-    assert!(matches!(verify_id(&forged, "a1"), Err(DsigError::ForbiddenTransform(_))));
+    assert!(matches!(
+        verify_id(&forged, "a1"),
+        Err(DsigError::ForbiddenTransform(_))
+    ));
 }
 
 #[test]
@@ -405,7 +504,10 @@ fn sha1_is_refused_unless_the_interop_switch_is_on() {
         ..Default::default()
     };
     let signed = sign_enveloped(&xml, "a1", &signer, &options).unwrap();
-    assert!(matches!(verify_id(&signed, "a1"), Err(DsigError::Sha1Refused(_))));
+    assert!(matches!(
+        verify_id(&signed, "a1"),
+        Err(DsigError::Sha1Refused(_))
+    ));
     let doc = parse(signed.as_bytes()).unwrap();
     let ok = verify_enveloped(
         doc.root(),
@@ -421,7 +523,10 @@ fn reference_to_another_element_or_the_whole_document_is_refused() {
     for uri in ["", "#a2", "#xpointer(/)", "http://evil.example/a.xml"] {
         let forged = a.replacen("URI=\"#a1\"", &format!("URI=\"{uri}\""), 1);
         let err = resign_signed_info(&forged, "a1").unwrap_err();
-        assert!(matches!(err, DsigError::ReferenceTarget { .. }), "{uri}: {err:?}");
+        assert!(
+            matches!(err, DsigError::ReferenceTarget { .. }),
+            "{uri}: {err:?}"
+        );
     }
 }
 
@@ -433,30 +538,48 @@ fn xinclude_in_signed_content_is_not_processed() {
         "<saml:Subject><xi:include xmlns:xi=\"http://www.w3.org/2001/XInclude\" href=\"file:///etc/passwd\" parse=\"text\"/>",
     );
     // Treated as an ordinary element: it changes the digest, and nothing is read.
-    assert!(matches!(verify_id(&forged, "a1"), Err(DsigError::DigestMismatch)));
+    assert!(matches!(
+        verify_id(&forged, "a1"),
+        Err(DsigError::DigestMismatch)
+    ));
 }
 
 #[test]
 fn doctype_entities_and_duplicate_ids_are_refused_before_any_check() {
     let a = sign(&assertion("a1", "alice"), "a1", idp_key());
     let xxe = format!("<!DOCTYPE a [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{a}");
-    assert!(matches!(verify_id(&xxe, "a1"), Err(DsigError::Xml(XmlError::Doctype))));
+    assert!(matches!(
+        verify_id(&xxe, "a1"),
+        Err(DsigError::Xml(XmlError::Doctype))
+    ));
     let entity = a.replace("alice", "&x;");
-    assert!(matches!(verify_id(&entity, "a1"), Err(DsigError::Xml(XmlError::Entity(_)))));
+    assert!(matches!(
+        verify_id(&entity, "a1"),
+        Err(DsigError::Xml(XmlError::Entity(_)))
+    ));
     let dup = a.replace("<saml:Subject>", "<saml:Subject ID=\"a1\">");
-    assert!(matches!(verify_id(&dup, "a1"), Err(DsigError::Xml(XmlError::DuplicateId(_)))));
+    assert!(matches!(
+        verify_id(&dup, "a1"),
+        Err(DsigError::Xml(XmlError::DuplicateId(_)))
+    ));
     let dup_wsu = a.replace(
         "<saml:Subject>",
         "<saml:Subject xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\" wsu:Id=\"a1\">",
     );
-    assert!(matches!(verify_id(&dup_wsu, "a1"), Err(DsigError::Xml(XmlError::DuplicateId(_)))));
+    assert!(matches!(
+        verify_id(&dup_wsu, "a1"),
+        Err(DsigError::Xml(XmlError::DuplicateId(_)))
+    ));
 }
 
 #[test]
 fn ecdsa_signatures_verify_and_key_confusion_fails() {
     let xml = assertion("a1", "alice");
     let ec = ec_key();
-    for alg in [SignatureAlgorithm::EcdsaSha256, SignatureAlgorithm::EcdsaSha384] {
+    for alg in [
+        SignatureAlgorithm::EcdsaSha256,
+        SignatureAlgorithm::EcdsaSha384,
+    ] {
         let signed = sign_enveloped(&xml, "a1", &ec.signer(alg), &SignOptions::default()).unwrap();
         let doc = parse(signed.as_bytes()).unwrap();
         assert!(verify_enveloped(doc.root(), &[ec.trusted()], &VerifyPolicy::default()).is_ok());
@@ -498,16 +621,28 @@ fn typed_attribute_values_survive_verification_with_or_without_prefix_list() {
     };
     for options in [SignOptions::default(), without] {
         let listed = options.inclusive_prefixes.is_some();
-        let signed = sign_enveloped(&xml, "a1", &idp_key().signer(SignatureAlgorithm::RsaSha256), &options).unwrap();
+        let signed = sign_enveloped(
+            &xml,
+            "a1",
+            &idp_key().signer(SignatureAlgorithm::RsaSha256),
+            &options,
+        )
+        .unwrap();
         let canonical = verify_id(&signed, "a1").unwrap();
         // With the PrefixList the binding is kept exactly; without it exclusive c14n drops it.
-        assert_eq!(String::from_utf8_lossy(&canonical).contains("xmlns:xs="), listed);
+        assert_eq!(
+            String::from_utf8_lossy(&canonical).contains("xmlns:xs="),
+            listed
+        );
         let typed = Assertion::from_xml(&canonical).unwrap();
         let attr = typed.attribute("urn:nabari:attr:municipality").unwrap();
         match &attr.values[0] {
             AttributeValue::Text { value, xsi_type } => {
                 assert_eq!(value, "三重県名張市");
-                assert_eq!(xsi_type.as_ref().unwrap(), &schemas::saml::QName::xs("string"));
+                assert_eq!(
+                    xsi_type.as_ref().unwrap(),
+                    &schemas::saml::QName::xs("string")
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -522,11 +657,19 @@ fn typed_attribute_values_survive_verification_with_or_without_prefix_list() {
 #[test]
 fn weak_trusted_keys_are_refused() {
     let short = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(1024).unwrap()).unwrap();
-    let public = openssl::pkey::PKey::public_key_from_pem(&short.public_key_to_pem().unwrap()).unwrap();
-    assert!(matches!(schemas::dsig::TrustedKey::from_public_key(public), Err(DsigError::Key(_))));
+    let public =
+        openssl::pkey::PKey::public_key_from_pem(&short.public_key_to_pem().unwrap()).unwrap();
+    assert!(matches!(
+        schemas::dsig::TrustedKey::from_public_key(public),
+        Err(DsigError::Key(_))
+    ));
     let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::SECP256K1).unwrap();
     let k1 = openssl::ec::EcKey::generate(&group).unwrap();
     let k1 = openssl::pkey::PKey::from_ec_key(k1).unwrap();
-    let public = openssl::pkey::PKey::public_key_from_pem(&k1.public_key_to_pem().unwrap()).unwrap();
-    assert!(matches!(schemas::dsig::TrustedKey::from_public_key(public), Err(DsigError::Key(_))));
+    let public =
+        openssl::pkey::PKey::public_key_from_pem(&k1.public_key_to_pem().unwrap()).unwrap();
+    assert!(matches!(
+        schemas::dsig::TrustedKey::from_public_key(public),
+        Err(DsigError::Key(_))
+    ));
 }

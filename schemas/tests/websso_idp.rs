@@ -746,6 +746,12 @@ fn without_a_requested_context_the_strongest_class_is_preferred() {
         classes::JPKI_USER_AUTHENTICATION_PIN,
         classes::JPKI_SIGNATURE,
     ];
-    assert_eq!(select_authn_context(None, &available), Some(classes::JPKI_USER_AUTHENTICATION_PIN));
-    assert_eq!(select_authn_context(None, &[classes::JPKI_PINLESS_ATTESTED]), Some(classes::JPKI_PINLESS_ATTESTED));
+    assert_eq!(
+        select_authn_context(None, &available),
+        Some(classes::JPKI_USER_AUTHENTICATION_PIN)
+    );
+    assert_eq!(
+        select_authn_context(None, &[classes::JPKI_PINLESS_ATTESTED]),
+        Some(classes::JPKI_PINLESS_ATTESTED)
+    );
 }

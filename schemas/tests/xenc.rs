@@ -20,7 +20,9 @@ fn sp_key() -> &'static TestKey {
 }
 
 fn wrap(encrypted_data: &str) -> String {
-    format!("<saml:EncryptedAssertion xmlns:saml=\"{SAML}\">{encrypted_data}</saml:EncryptedAssertion>")
+    format!(
+        "<saml:EncryptedAssertion xmlns:saml=\"{SAML}\">{encrypted_data}</saml:EncryptedAssertion>"
+    )
 }
 
 fn keys(list: &[&TestKey]) -> DecryptionKeys {
@@ -42,7 +44,10 @@ const ALL_CONTENT: [ContentAlgorithm; 4] = [
 #[test]
 fn every_algorithm_pair_round_trips() {
     let plain = assertion("a1", "alice");
-    let original = canonicalize(parse(plain.as_bytes()).unwrap().root(), &C14nOptions::default());
+    let original = canonicalize(
+        parse(plain.as_bytes()).unwrap().root(),
+        &C14nOptions::default(),
+    );
     for content in ALL_CONTENT {
         for transport in [KeyTransport::OaepMgf1Sha1, KeyTransport::OaepSha256] {
             let enc = encrypt(&plain, &EncryptOptions { content, transport });
@@ -62,7 +67,10 @@ fn libxmlsec1_decrypts_ours() {
         // with 1.3, so it is covered by the round trip above only.
         for transport in [KeyTransport::OaepMgf1Sha1] {
             let enc = encrypt(&plain, &EncryptOptions { content, transport });
-            let file = tmp_file(&format!("enc-{content:?}-{transport:?}.xml"), enc.as_bytes());
+            let file = tmp_file(
+                &format!("enc-{content:?}-{transport:?}.xml"),
+                enc.as_bytes(),
+            );
             let out = Command::new("xmlsec1")
                 .arg("--decrypt")
                 .arg("--privkey-pem")
@@ -107,13 +115,21 @@ fn ours_decrypts_libxmlsec1() {
             .arg(&tmpl)
             .output()
             .expect("xmlsec1 runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let produced = std::fs::read_to_string(&out_file).unwrap();
         // With --xml-data, xmlsec1 puts the EncryptedData in place of the data's root element.
         let doc = parse(produced.as_bytes()).unwrap();
         assert!(doc.root().local_name() == "EncryptedData", "{produced}");
-        let decrypted = decrypt_xml(&wrap(doc.root().source_text()), &keys(&[sp_key()]), &ParseLimits::default())
-            .unwrap_or_else(|e| panic!("{session}: {e}"));
+        let decrypted = decrypt_xml(
+            &wrap(doc.root().source_text()),
+            &keys(&[sp_key()]),
+            &ParseLimits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{session}: {e}"));
         let name_id = decrypted
             .root()
             .descendants()
@@ -136,7 +152,13 @@ fn every_configured_key_is_tried_for_rollover() {
 #[test]
 fn tampered_ciphertext_is_refused() {
     for content in ALL_CONTENT {
-        let enc = encrypt(&assertion("a1", "alice"), &EncryptOptions { content, ..Default::default() });
+        let enc = encrypt(
+            &assertion("a1", "alice"),
+            &EncryptOptions {
+                content,
+                ..Default::default()
+            },
+        );
         // Flip one base64 character in the middle of the content CipherValue (the last one).
         let start = enc.rfind("<xenc:CipherValue>").unwrap() + "<xenc:CipherValue>".len() + 40;
         let mut bytes = enc.into_bytes();
@@ -148,10 +170,13 @@ fn tampered_ciphertext_is_refused() {
             ContentAlgorithm::Aes128Gcm | ContentAlgorithm::Aes256Gcm => {
                 assert!(matches!(result, Err(XencError::NoMatchingKey)))
             }
-            _ => assert!(result.is_err() || {
-                let doc = result.unwrap();
-                verify_enveloped(doc.root(), &[idp_key().trusted()], &VerifyPolicy::default()).is_err()
-            }),
+            _ => assert!(
+                result.is_err() || {
+                    let doc = result.unwrap();
+                    verify_enveloped(doc.root(), &[idp_key().trusted()], &VerifyPolicy::default())
+                        .is_err()
+                }
+            ),
         }
     }
 }
@@ -196,8 +221,10 @@ fn encrypted_key_as_sibling_of_encrypted_data_is_found() {
         "<xenc:EncryptedKey>",
         "<xenc:EncryptedKey xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">",
     );
-    let moved = format!("{}{}", &enc[..ki_start], &enc[ki_end..])
-        .replace("</saml:EncryptedAssertion>", &format!("{ek}</saml:EncryptedAssertion>"));
+    let moved = format!("{}{}", &enc[..ki_start], &enc[ki_end..]).replace(
+        "</saml:EncryptedAssertion>",
+        &format!("{ek}</saml:EncryptedAssertion>"),
+    );
     let doc = decrypt_xml(&moved, &keys(&[sp_key()]), &ParseLimits::default()).unwrap();
     assert!(doc.root().is(SAML, "Assertion"));
 }

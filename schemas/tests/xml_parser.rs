@@ -44,7 +44,10 @@ fn size_depth_attribute_and_node_limits() {
         max_nodes: 5,
     };
     let big = format!("<a>{}</a>", "x".repeat(200));
-    assert_eq!(parse_with(big.as_bytes(), &limits).unwrap_err(), XmlError::TooLarge { limit: 100 });
+    assert_eq!(
+        parse_with(big.as_bytes(), &limits).unwrap_err(),
+        XmlError::TooLarge { limit: 100 }
+    );
     assert_eq!(
         parse_with(b"<a><b><c><d/></c></b></a>", &limits).unwrap_err(),
         XmlError::TooDeep { limit: 3 }
@@ -69,9 +72,15 @@ fn encodings_and_versions() {
         err("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>"),
         XmlError::UnsupportedEncoding("ISO-8859-1".into())
     );
-    assert_eq!(err("<?xml version=\"1.1\"?><a/>"), XmlError::UnsupportedVersion("1.1".into()));
+    assert_eq!(
+        err("<?xml version=\"1.1\"?><a/>"),
+        XmlError::UnsupportedVersion("1.1".into())
+    );
     assert!(parse("\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><a/>".as_bytes()).is_ok());
-    assert!(matches!(err("<a/><?xml version=\"1.0\"?>"), XmlError::Malformed { .. }));
+    assert!(matches!(
+        err("<a/><?xml version=\"1.0\"?>"),
+        XmlError::Malformed { .. }
+    ));
 }
 
 #[test]
@@ -79,9 +88,18 @@ fn namespace_errors() {
     assert_eq!(err("<p:a/>"), XmlError::UnboundPrefix("p".into()));
     assert_eq!(err("<a p:b=\"1\"/>"), XmlError::UnboundPrefix("p".into()));
     assert!(matches!(err("<a xmlns:p=\"\"/>"), XmlError::Namespace(_)));
-    assert!(matches!(err("<a xmlns:xml=\"urn:other\"/>"), XmlError::Namespace(_)));
-    assert!(matches!(err("<a xmlns:xmlns=\"urn:x\"/>"), XmlError::Namespace(_)));
-    assert!(matches!(err("<a xmlns:p=\"http://www.w3.org/XML/1998/namespace\"/>"), XmlError::Namespace(_)));
+    assert!(matches!(
+        err("<a xmlns:xml=\"urn:other\"/>"),
+        XmlError::Namespace(_)
+    ));
+    assert!(matches!(
+        err("<a xmlns:xmlns=\"urn:x\"/>"),
+        XmlError::Namespace(_)
+    ));
+    assert!(matches!(
+        err("<a xmlns:p=\"http://www.w3.org/XML/1998/namespace\"/>"),
+        XmlError::Namespace(_)
+    ));
     // The same expanded attribute name twice through two prefixes.
     assert_eq!(
         err("<a xmlns:p=\"urn:x\" xmlns:q=\"urn:x\" p:b=\"1\" q:b=\"2\"/>"),
@@ -106,8 +124,22 @@ fn duplicate_ids_of_every_dialect_are_refused() {
 
 #[test]
 fn well_formedness_errors() {
-    for xml in ["<a>", "<a></b>", "<a/>text", "<a/><b/>", "text<a/>", "<a><![CDATA[x</a>", "</a>", "<a b=1/>", "<1a/>"] {
-        assert!(matches!(err(xml), XmlError::Malformed { .. }), "{xml}: {:?}", err(xml));
+    for xml in [
+        "<a>",
+        "<a></b>",
+        "<a/>text",
+        "<a/><b/>",
+        "text<a/>",
+        "<a><![CDATA[x</a>",
+        "</a>",
+        "<a b=1/>",
+        "<1a/>",
+    ] {
+        assert!(
+            matches!(err(xml), XmlError::Malformed { .. }),
+            "{xml}: {:?}",
+            err(xml)
+        );
     }
     assert_eq!(err(""), XmlError::Empty);
     assert_eq!(err("  <!-- only -->  "), XmlError::Empty);
@@ -145,5 +177,8 @@ fn tree_resolves_namespaces_and_normalizes_like_xml_1_0() {
         Node::Text(t) => assert_eq!(t, "\n"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(c.source_text(), &xml[xml.find("<p:c").unwrap()..xml.find("<e ").unwrap()]);
+    assert_eq!(
+        c.source_text(),
+        &xml[xml.find("<p:c").unwrap()..xml.find("<e ").unwrap()]
+    );
 }

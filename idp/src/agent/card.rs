@@ -344,8 +344,11 @@ impl CardReader {
             .find(|t| t.card == card && t.kind == kind)
             .ok_or(CardError::UnknownCard)?;
         // With OpenSC a public object may be listed on the card's other slot.
-        let candidates =
-            std::iter::once(own).chain(tokens.iter().filter(|t| t.card == card && t.slot != own.slot));
+        let candidates = std::iter::once(own).chain(
+            tokens
+                .iter()
+                .filter(|t| t.card == card && t.slot != own.slot),
+        );
         for t in candidates {
             let session = self
                 .pkcs11
@@ -355,12 +358,17 @@ impl CardReader {
                 return Ok(der);
             }
         }
-        Err(CardError::Token("no user-authentication certificate on the card".into()))
+        Err(CardError::Token(
+            "no user-authentication certificate on the card".into(),
+        ))
     }
 
     /// The PIN of a virtual card from the manifest (demo/test mode).
     pub fn demo_pin(&self, card: &str, kind: Kind) -> Result<Pin, CardError> {
-        let manifest = self.manifest.as_ref().ok_or(CardError::DemoPinUnavailable)?;
+        let manifest = self
+            .manifest
+            .as_ref()
+            .ok_or(CardError::DemoPinUnavailable)?;
         let c = manifest.card(card).ok_or(CardError::DemoPinUnavailable)?;
         let token = match kind {
             Kind::Auth => &c.auth_token,
@@ -373,7 +381,13 @@ impl CardReader {
     /// built here, `CKM_RSA_PKCS` on the token (PKCS#1 v1.5), exactly as a JPKI card's COMPUTE
     /// DIGITAL SIGNATURE. Returns the signature and the certificate of that key, checked to
     /// verify each other. A locked PIN is refused before the token is touched.
-    pub fn sign(&self, card: &str, kind: Kind, pin: &Pin, data: &[u8]) -> Result<Signed, CardError> {
+    pub fn sign(
+        &self,
+        card: &str,
+        kind: Kind,
+        pin: &Pin,
+        data: &[u8],
+    ) -> Result<Signed, CardError> {
         let _g = token_lock();
         let t = self.find(card, kind)?;
         if self.pin_state(&t)?.locked {
@@ -411,7 +425,12 @@ impl CardReader {
         Ok(signed)
     }
 
-    fn sign_logged_in(&self, session: &Session, kind: Kind, data: &[u8]) -> Result<Signed, CardError> {
+    fn sign_logged_in(
+        &self,
+        session: &Session,
+        kind: Kind,
+        data: &[u8],
+    ) -> Result<Signed, CardError> {
         let signature = certs::pkcs11::sign_sha256(session, kind.pkcs11_id(), data)?;
         let certificate = certs::pkcs11::read_certificate(session, kind.pkcs11_id())?
             .ok_or_else(|| CardError::Token(format!("no {kind} certificate on the card")))?;
@@ -449,13 +468,17 @@ impl CardReader {
 fn check_pair(signed: &Signed, data: &[u8]) -> Result<(), CardError> {
     let bad = |m: String| CardError::Token(m);
     let cert = X509::from_der(&signed.certificate).map_err(|e| bad(format!("certificate: {e}")))?;
-    let key = cert.public_key().map_err(|e| bad(format!("certificate key: {e}")))?;
+    let key = cert
+        .public_key()
+        .map_err(|e| bad(format!("certificate key: {e}")))?;
     let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), &key)
         .map_err(|e| bad(e.to_string()))?;
     v.set_rsa_padding(openssl::rsa::Padding::PKCS1)
         .map_err(|e| bad(e.to_string()))?;
     match v.verify_oneshot(&signed.signature, data) {
         Ok(true) => Ok(()),
-        _ => Err(bad("the card's signature does not verify with its certificate".into())),
+        _ => Err(bad(
+            "the card's signature does not verify with its certificate".into(),
+        )),
     }
 }

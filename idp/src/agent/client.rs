@@ -19,7 +19,8 @@ use reqwest::header::ORIGIN;
 use reqwest::StatusCode;
 
 use super::protocol::{
-    CardsResponse, CertificateResponse, ErrorBody, Kind, SignRequest, SignStarted, SignStatus, Status,
+    CardsResponse, CertificateResponse, ErrorBody, Kind, SignRequest, SignStarted, SignStatus,
+    Status,
 };
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -99,7 +100,9 @@ impl AgentClient {
         &self.base
     }
 
-    async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
+    async fn json<T: serde::de::DeserializeOwned>(
+        resp: reqwest::Response,
+    ) -> Result<T, ClientError> {
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if status.is_success() {
@@ -144,7 +147,12 @@ impl AgentClient {
     }
 
     /// `POST /v1/sign`.
-    pub async fn start_sign(&self, card: &str, kind: Kind, challenge: &str) -> Result<SignStarted, ClientError> {
+    pub async fn start_sign(
+        &self,
+        card: &str,
+        kind: Kind,
+        challenge: &str,
+    ) -> Result<SignStarted, ClientError> {
         let r = self
             .http
             .post(format!("{}/v1/sign", self.base))
@@ -172,7 +180,11 @@ impl AgentClient {
 
     /// Polls until the request is done (→ the signature) or failed (→ `Api` error with the
     /// failure's code), or `timeout` (default 130 s: past the agent's 2-minute expiry).
-    pub async fn wait(&self, request_id: &str, timeout: Option<Duration>) -> Result<Signature, ClientError> {
+    pub async fn wait(
+        &self,
+        request_id: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Signature, ClientError> {
         let timeout = timeout.unwrap_or(Duration::from_secs(130));
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -230,7 +242,11 @@ impl AgentClient {
             .ok_or_else(|| ClientError::Protocol("the PIN page has no form".into()))?;
         let url = reqwest::Url::parse(pin_url).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let own_origin = url.origin().ascii_serialization();
-        let lang = if html.contains("<html lang=\"en\"") { "en" } else { "ja" };
+        let lang = if html.contains("<html lang=\"en\"") {
+            "en"
+        } else {
+            "ja"
+        };
         let r = self
             .http
             .post(pin_url)

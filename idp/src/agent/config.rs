@@ -101,7 +101,10 @@ pub enum ConfigError {
     #[error("allowed_origins is empty: no IdP page could use the agent")]
     NoOrigins,
     #[error("allowed origin {origin:?}: {reason}")]
-    BadOrigin { origin: String, reason: &'static str },
+    BadOrigin {
+        origin: String,
+        reason: &'static str,
+    },
     #[error("request_ttl_secs = {0}: must be between 1 and 120")]
     BadTtl(u64),
     #[error("max_pending = {0}: must be between 1 and 1024")]
@@ -239,7 +242,10 @@ fn check_origin(origin: &str) -> Result<(), &'static str> {
     if rest.contains(['/', '?', '#', '@', '*', ' ']) {
         return Err("an origin has no path, query, user info or wildcard (and no trailing slash)");
     }
-    if rest.chars().any(|c| c.is_ascii_uppercase() || !c.is_ascii()) {
+    if rest
+        .chars()
+        .any(|c| c.is_ascii_uppercase() || !c.is_ascii())
+    {
         return Err("browsers send the host in lower case ASCII (punycode)");
     }
     let (host, port) = match rest.rsplit_once(':') {

@@ -265,8 +265,24 @@ pub fn render(
     let (message, message_class) = outcome.message(ja);
     let kind = details.map(|d| d.kind).unwrap_or(Kind::Auth);
     let (kind_name, pin_label, pin_hint, inputmode, pattern, min_len, max_len) = match kind {
-        Kind::Auth => (t.kind_auth, t.pin_label_auth, t.hint_auth, "numeric", "[0-9]{4}", 4, 4),
-        Kind::Sign => (t.kind_sign, t.pin_label_sign, t.hint_sign, "text", "[A-Z0-9]{6,16}", 6, 16),
+        Kind::Auth => (
+            t.kind_auth,
+            t.pin_label_auth,
+            t.hint_auth,
+            "numeric",
+            "[0-9]{4}",
+            4,
+            4,
+        ),
+        Kind::Sign => (
+            t.kind_sign,
+            t.pin_label_sign,
+            t.hint_sign,
+            "text",
+            "[A-Z0-9]{6,16}",
+            6,
+            16,
+        ),
     };
     let status = match outcome {
         Outcome::Done => "done",

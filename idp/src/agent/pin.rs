@@ -38,7 +38,8 @@ impl Pin {
             Kind::Auth => b.len() == 4 && b.iter().all(u8::is_ascii_digit),
             Kind::Sign => {
                 (6..=16).contains(&b.len())
-                    && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                    && b.iter()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
             }
         };
         if ok {
@@ -82,13 +83,29 @@ mod tests {
     fn formats() {
         assert!(Pin::parse(Kind::Auth, "1234").is_ok());
         for bad in ["123", "12345", "12a4", "１２３４", " 1234", ""] {
-            assert_eq!(Pin::parse(Kind::Auth, bad).unwrap_err(), PinFormatError::Auth);
+            assert_eq!(
+                Pin::parse(Kind::Auth, bad).unwrap_err(),
+                PinFormatError::Auth
+            );
         }
         assert!(Pin::parse(Kind::Sign, "ABC123").is_ok());
         assert!(Pin::parse(Kind::Sign, "ABCDEFGHIJ123456").is_ok());
-        for bad in ["ABC12", "abc123", "ABCDEFGHIJ1234567", "ABC 123", "ABC-123", "ＡＢＣ１２３"] {
-            assert_eq!(Pin::parse(Kind::Sign, bad).unwrap_err(), PinFormatError::Sign);
+        for bad in [
+            "ABC12",
+            "abc123",
+            "ABCDEFGHIJ1234567",
+            "ABC 123",
+            "ABC-123",
+            "ＡＢＣ１２３",
+        ] {
+            assert_eq!(
+                Pin::parse(Kind::Sign, bad).unwrap_err(),
+                PinFormatError::Sign
+            );
         }
-        assert_eq!(format!("{:?}", Pin::parse(Kind::Auth, "1234").unwrap()), "Pin(<hidden>)");
+        assert_eq!(
+            format!("{:?}", Pin::parse(Kind::Auth, "1234").unwrap()),
+            "Pin(<hidden>)"
+        );
     }
 }

@@ -29,7 +29,9 @@ pub fn same(a: &str, b: &str) -> bool {
 #[derive(Clone)]
 pub enum JobState {
     /// Waiting for the PIN (`last_error` = the last wrong-PIN answer, if any).
-    Pending { last_error: Option<ErrorBody> },
+    Pending {
+        last_error: Option<ErrorBody>,
+    },
     /// A PIN is being checked on the card right now.
     Working,
     Done {
@@ -194,7 +196,12 @@ impl Jobs {
     }
 
     /// The resident pressed "cancel" on the PIN page.
-    pub fn cancel(&self, pin_id: &str, form_token: &str, error: ErrorBody) -> Result<(), StartError> {
+    pub fn cancel(
+        &self,
+        pin_id: &str,
+        form_token: &str,
+        error: ErrorBody,
+    ) -> Result<(), StartError> {
         let mut map = self.lock();
         let job = map
             .values_mut()

@@ -78,7 +78,12 @@ impl AgentState {
     }
 }
 
-fn api_error(status: StatusCode, code: &str, message: impl Into<String>, tries_left: Option<u32>) -> HttpResponse {
+fn api_error(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    tries_left: Option<u32>,
+) -> HttpResponse {
     HttpResponse::build(status).json(ErrorBody {
         error: code.to_string(),
         message: message.into(),
@@ -123,14 +128,23 @@ fn card_error_body(e: &CardError) -> ErrorBody {
 }
 
 /// Runs blocking card work off the async workers, inside the current tracing span.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HttpResponse> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HttpResponse> {
     let span = tracing::Span::current();
     web::block(move || {
         let _e = span.enter();
         f()
     })
     .await
-    .map_err(|_| api_error(StatusCode::SERVICE_UNAVAILABLE, codes::CARD_ERROR, "the agent is busy", None))
+    .map_err(|_| {
+        api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::CARD_ERROR,
+            "the agent is busy",
+            None,
+        )
+    })
 }
 
 fn origin_of(req: &HttpRequest) -> String {
@@ -174,7 +188,12 @@ async fn certificate(state: web::Data<AgentState>, q: web::Query<CertQuery>) -> 
         None => Kind::Auth,
         Some(Some(k)) => k,
         Some(None) => {
-            return api_error(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "kind is auth or sign", None)
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                codes::BAD_REQUEST,
+                "kind is auth or sign",
+                None,
+            )
         }
     };
     let card = q.card.clone();
@@ -212,7 +231,11 @@ async fn sign_start(
         } else {
             StatusCode::BAD_REQUEST
         };
-        info!(outcome = e.code(), len = challenge.len(), "sign request refused");
+        info!(
+            outcome = e.code(),
+            len = challenge.len(),
+            "sign request refused"
+        );
         return api_error(status, e.code(), e.to_string(), None);
     }
     // Fail early for a missing card or a locked PIN (nothing is asked of the resident then).
@@ -261,7 +284,12 @@ async fn sign_start(
     }
     // Demo/test mode: the PIN comes from the manifest; nobody is asked.
     let Some(job) = state.jobs.start_demo(&job.request_id) else {
-        return api_error(StatusCode::NOT_FOUND, codes::UNKNOWN_REQUEST, "request vanished", None);
+        return api_error(
+            StatusCode::NOT_FOUND,
+            codes::UNKNOWN_REQUEST,
+            "request vanished",
+            None,
+        );
     };
     let st = state.clone();
     let (c, data) = (job.card.clone(), job.challenge.clone());
@@ -306,8 +334,15 @@ fn record_outcome(
                 info!(request = %req, outcome = %body.error, tries_left = ?body.tries_left, "not signed");
             }
             match e {
-                CardError::PinLocked | CardError::DemoPinUnavailable => (JobState::Failed(body), Status::Failed),
-                _ => (JobState::Pending { last_error: Some(body) }, Status::Pending),
+                CardError::PinLocked | CardError::DemoPinUnavailable => {
+                    (JobState::Failed(body), Status::Failed)
+                }
+                _ => (
+                    JobState::Pending {
+                        last_error: Some(body),
+                    },
+                    Status::Pending,
+                ),
             }
         }
         Err(_) => (
@@ -323,7 +358,12 @@ fn record_outcome(
     };
     // In demo mode nobody could retry: a failure is final.
     let st = match (st, state.config.demo_pin_from_manifest) {
-        (JobState::Pending { last_error: Some(e) }, true) => JobState::Failed(e),
+        (
+            JobState::Pending {
+                last_error: Some(e),
+            },
+            true,
+        ) => JobState::Failed(e),
         (s, _) => s,
     };
     let status = match (&st, status) {
@@ -334,7 +374,11 @@ fn record_outcome(
     status
 }
 
-async fn sign_status(req: HttpRequest, state: web::Data<AgentState>, path: web::Path<String>) -> HttpResponse {
+async fn sign_status(
+    req: HttpRequest,
+    state: web::Data<AgentState>,
+    path: web::Path<String>,
+) -> HttpResponse {
     let request_id = path.into_inner();
     let origin = origin_of(&req);
     match state.jobs.poll(&request_id, &origin) {
@@ -346,7 +390,12 @@ async fn sign_status(req: HttpRequest, state: web::Data<AgentState>, path: web::
         ),
         Lookup::Expired => {
             info!(request = %short_hash(&request_id), "expired request polled");
-            api_error(StatusCode::GONE, codes::REQUEST_EXPIRED, "the request has expired", None)
+            api_error(
+                StatusCode::GONE,
+                codes::REQUEST_EXPIRED,
+                "the request has expired",
+                None,
+            )
         }
         Lookup::Found(job) => {
             let mut out = SignStatus {
@@ -409,7 +458,13 @@ fn page_response(status: StatusCode, html: Result<String, askama::Error>) -> Htt
     }
 }
 
-fn render_for(state: &AgentState, pin_id: &str, lang: Option<&str>, outcome: Outcome, status: StatusCode) -> HttpResponse {
+fn render_for(
+    state: &AgentState,
+    pin_id: &str,
+    lang: Option<&str>,
+    outcome: Outcome,
+    status: StatusCode,
+) -> HttpResponse {
     let t = page::texts(lang);
     match state.jobs.by_pin_id(pin_id) {
         Lookup::Found(job) => {
@@ -424,23 +479,45 @@ fn render_for(state: &AgentState, pin_id: &str, lang: Option<&str>, outcome: Out
             // A request finished elsewhere (demo, cancel) shows its final state.
             let outcome = match (&job.state, outcome) {
                 (JobState::Done { .. }, Outcome::Ask) => Outcome::Done,
-                (JobState::Failed(e), Outcome::Ask) if e.error == codes::PIN_LOCKED => Outcome::PinLocked,
+                (JobState::Failed(e), Outcome::Ask) if e.error == codes::PIN_LOCKED => {
+                    Outcome::PinLocked
+                }
                 (JobState::Failed(_), Outcome::Ask) => Outcome::Cancelled,
                 (_, o) => o,
             };
             page_response(status, page::render(t, pin_id, Some(&d), outcome))
         }
-        Lookup::Expired => page_response(StatusCode::GONE, page::render(t, pin_id, None, Outcome::Expired)),
-        Lookup::Unknown => page_response(StatusCode::NOT_FOUND, page::render(t, pin_id, None, Outcome::Unknown)),
+        Lookup::Expired => page_response(
+            StatusCode::GONE,
+            page::render(t, pin_id, None, Outcome::Expired),
+        ),
+        Lookup::Unknown => page_response(
+            StatusCode::NOT_FOUND,
+            page::render(t, pin_id, None, Outcome::Unknown),
+        ),
     }
 }
 
-async fn pin_page(state: web::Data<AgentState>, path: web::Path<String>, q: web::Query<LangQuery>) -> HttpResponse {
+async fn pin_page(
+    state: web::Data<AgentState>,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+) -> HttpResponse {
     let pin_id = path.into_inner();
-    render_for(&state, &pin_id, q.lang.as_deref(), Outcome::Ask, StatusCode::OK)
+    render_for(
+        &state,
+        &pin_id,
+        q.lang.as_deref(),
+        Outcome::Ask,
+        StatusCode::OK,
+    )
 }
 
-async fn pin_submit(state: web::Data<AgentState>, path: web::Path<String>, form: web::Form<PinForm>) -> HttpResponse {
+async fn pin_submit(
+    state: web::Data<AgentState>,
+    path: web::Path<String>,
+    form: web::Form<PinForm>,
+) -> HttpResponse {
     let pin_id = path.into_inner();
     let PinForm {
         form_token,
@@ -453,7 +530,9 @@ async fn pin_submit(state: web::Data<AgentState>, path: web::Path<String>, form:
         Err(e) => {
             wipe(&mut pin);
             let (outcome, status) = match e {
-                StartError::Unknown | StartError::Finished => (Outcome::Unknown, StatusCode::NOT_FOUND),
+                StartError::Unknown | StartError::Finished => {
+                    (Outcome::Unknown, StatusCode::NOT_FOUND)
+                }
                 StartError::Expired => (Outcome::Expired, StatusCode::GONE),
                 StartError::BadForm => (Outcome::BadForm, StatusCode::BAD_REQUEST),
                 StartError::Busy => (Outcome::Busy, StatusCode::CONFLICT),
@@ -475,7 +554,13 @@ async fn pin_submit(state: web::Data<AgentState>, path: web::Path<String>, form:
                     last_error: Some(card_error_body(&CardError::PinFormat(f))),
                 },
             );
-            return render_for(&state, &pin_id, lang, Outcome::PinFormat(f), StatusCode::BAD_REQUEST);
+            return render_for(
+                &state,
+                &pin_id,
+                lang,
+                Outcome::PinFormat(f),
+                StatusCode::BAD_REQUEST,
+            );
         }
     };
     let st = state.clone();
@@ -488,7 +573,9 @@ async fn pin_submit(state: web::Data<AgentState>, path: web::Path<String>, form:
     .await;
     let (page_outcome, status) = match &outcome {
         Ok(Ok(_)) => (Outcome::Done, StatusCode::OK),
-        Ok(Err(CardError::PinIncorrect { tries_left })) => (Outcome::PinIncorrect(*tries_left), StatusCode::FORBIDDEN),
+        Ok(Err(CardError::PinIncorrect { tries_left })) => {
+            (Outcome::PinIncorrect(*tries_left), StatusCode::FORBIDDEN)
+        }
         Ok(Err(CardError::PinLocked)) => (Outcome::PinLocked, StatusCode::LOCKED),
         Ok(Err(CardError::PinFormat(f))) => (Outcome::PinFormat(*f), StatusCode::BAD_REQUEST),
         Ok(Err(CardError::UnknownCard)) => (Outcome::CardMissing, StatusCode::NOT_FOUND),
@@ -498,7 +585,11 @@ async fn pin_submit(state: web::Data<AgentState>, path: web::Path<String>, form:
     render_for(&state, &pin_id, lang, page_outcome, status)
 }
 
-async fn pin_cancel(state: web::Data<AgentState>, path: web::Path<String>, form: web::Form<PinForm>) -> HttpResponse {
+async fn pin_cancel(
+    state: web::Data<AgentState>,
+    path: web::Path<String>,
+    form: web::Form<PinForm>,
+) -> HttpResponse {
     let pin_id = path.into_inner();
     let form = form.into_inner();
     let lang = form.lang.as_deref();
@@ -512,10 +603,26 @@ async fn pin_cancel(state: web::Data<AgentState>, path: web::Path<String>, form:
             info!("sign request cancelled by the resident");
             render_for(&state, &pin_id, lang, Outcome::Cancelled, StatusCode::OK)
         }
-        Err(StartError::BadForm) => render_for(&state, &pin_id, lang, Outcome::BadForm, StatusCode::BAD_REQUEST),
-        Err(StartError::Busy) => render_for(&state, &pin_id, lang, Outcome::Busy, StatusCode::CONFLICT),
-        Err(StartError::Expired) => render_for(&state, &pin_id, lang, Outcome::Expired, StatusCode::GONE),
-        Err(_) => render_for(&state, &pin_id, lang, Outcome::Unknown, StatusCode::NOT_FOUND),
+        Err(StartError::BadForm) => render_for(
+            &state,
+            &pin_id,
+            lang,
+            Outcome::BadForm,
+            StatusCode::BAD_REQUEST,
+        ),
+        Err(StartError::Busy) => {
+            render_for(&state, &pin_id, lang, Outcome::Busy, StatusCode::CONFLICT)
+        }
+        Err(StartError::Expired) => {
+            render_for(&state, &pin_id, lang, Outcome::Expired, StatusCode::GONE)
+        }
+        Err(_) => render_for(
+            &state,
+            &pin_id,
+            lang,
+            Outcome::Unknown,
+            StatusCode::NOT_FOUND,
+        ),
     }
 }
 
@@ -530,7 +637,12 @@ fn wipe(s: &mut String) {
 }
 
 async fn not_found() -> HttpResponse {
-    api_error(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such resource", None)
+    api_error(
+        StatusCode::NOT_FOUND,
+        codes::NOT_FOUND,
+        "no such resource",
+        None,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,7 +652,12 @@ fn header_str(req: &ServiceRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn reject(req: ServiceRequest, status: StatusCode, code: &str, message: &str) -> ServiceResponse<BoxBody> {
+fn reject(
+    req: ServiceRequest,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> ServiceResponse<BoxBody> {
     let resp = api_error(status, code, message, None);
     req.into_response(resp)
 }
@@ -578,7 +695,10 @@ fn preflight(req: &ServiceRequest, origin: &str) -> Option<HttpResponse> {
     Some(resp.finish())
 }
 
-async fn guard(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+async fn guard(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let req_id = short_hash(super::requests::random_handle());
     let method = req.method().clone();
@@ -594,7 +714,10 @@ async fn guard(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceRespon
         if let Ok(v) = HeaderValue::from_str(&req_id) {
             headers.insert(header::HeaderName::from_static("x-request-id"), v);
         }
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
@@ -604,15 +727,29 @@ async fn guard(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceRespon
     fut.instrument(span).await
 }
 
-async fn guarded(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+async fn guarded(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AgentState>>().cloned() else {
-        return Ok(reject(req, StatusCode::INTERNAL_SERVER_ERROR, codes::BAD_REQUEST, "no state"));
+        return Ok(reject(
+            req,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::BAD_REQUEST,
+            "no state",
+        ));
     };
     // DNS rebinding: the browser must be talking to 127.0.0.1 or localhost by name.
-    let host_ok = header_str(&req, header::HOST).is_some_and(|h| state.own_hosts.iter().any(|o| o == h));
+    let host_ok =
+        header_str(&req, header::HOST).is_some_and(|h| state.own_hosts.iter().any(|o| o == h));
     if !host_ok {
         warn!("request refused: Host is not the agent");
-        return Ok(reject(req, StatusCode::FORBIDDEN, codes::HOST_NOT_ALLOWED, "Host must be the agent's own address"));
+        return Ok(reject(
+            req,
+            StatusCode::FORBIDDEN,
+            codes::HOST_NOT_ALLOWED,
+            "Host must be the agent's own address",
+        ));
     }
     let origin = header_str(&req, header::ORIGIN).map(str::to_string);
     if req.path().starts_with("/v1/") || req.path() == "/v1" {
@@ -628,7 +765,12 @@ async fn guarded(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResp
         if req.method() == Method::OPTIONS {
             return Ok(match preflight(&req, &origin) {
                 Some(resp) => req.into_response(resp),
-                None => reject(req, StatusCode::FORBIDDEN, codes::BAD_REQUEST, "preflight not allowed"),
+                None => reject(
+                    req,
+                    StatusCode::FORBIDDEN,
+                    codes::BAD_REQUEST,
+                    "preflight not allowed",
+                ),
             });
         }
         let mut resp = next.call(req).await?;
@@ -643,7 +785,12 @@ async fn guarded(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResp
     if let Some(o) = origin {
         if !state.own_origins.contains(&o) {
             info!("page request refused: foreign Origin");
-            return Ok(reject(req, StatusCode::FORBIDDEN, codes::ORIGIN_NOT_ALLOWED, "the PIN page accepts only its own forms"));
+            return Ok(reject(
+                req,
+                StatusCode::FORBIDDEN,
+                codes::ORIGIN_NOT_ALLOWED,
+                "the PIN page accepts only its own forms",
+            ));
         }
     }
     next.call(req).await
@@ -656,30 +803,43 @@ fn json_config() -> web::JsonConfig {
         .error_handler(|err, _req| {
             let (status, msg) = match &err {
                 actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
-                | actix_web::error::JsonPayloadError::Overflow { .. } => {
-                    (StatusCode::PAYLOAD_TOO_LARGE, "request body too large".to_string())
-                }
+                | actix_web::error::JsonPayloadError::Overflow { .. } => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large".to_string(),
+                ),
                 other => (StatusCode::BAD_REQUEST, other.to_string()),
             };
-            actix_web::error::InternalError::from_response(err, api_error(status, codes::BAD_REQUEST, msg, None)).into()
+            actix_web::error::InternalError::from_response(
+                err,
+                api_error(status, codes::BAD_REQUEST, msg, None),
+            )
+            .into()
         })
 }
 
 fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
         let msg = err.to_string();
-        actix_web::error::InternalError::from_response(err, api_error(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, msg, None)).into()
+        actix_web::error::InternalError::from_response(
+            err,
+            api_error(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, msg, None),
+        )
+        .into()
     })
 }
 
 fn form_config() -> web::FormConfig {
-    web::FormConfig::default().limit(FORM_LIMIT).error_handler(|err, _req| {
-        actix_web::error::InternalError::from_response(
-            err,
-            HttpResponse::BadRequest().content_type("text/plain; charset=utf-8").body("bad form"),
-        )
-        .into()
-    })
+    web::FormConfig::default()
+        .limit(FORM_LIMIT)
+        .error_handler(|err, _req| {
+            actix_web::error::InternalError::from_response(
+                err,
+                HttpResponse::BadRequest()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("bad form"),
+            )
+            .into()
+        })
 }
 
 fn configure(cfg: &mut web::ServiceConfig) {
@@ -701,8 +861,11 @@ pub fn build(config: AgentConfig) -> Result<(actix_web::dev::Server, SocketAddr)
     config.validate()?;
     let addr = config.listen_addr()?;
     let cards = CardReader::open(&config)?;
-    let listener = std::net::TcpListener::bind(addr).map_err(|source| AgentError::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| AgentError::Bind { addr, source })?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| AgentError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| AgentError::Bind { addr, source })?;
     if config.demo_pin_from_manifest {
         let banner = "WARNING: card agent in DEMO mode (demo_pin_from_manifest = true): PINs are taken \
                       from the virtual-card manifest and every signing request is signed WITHOUT asking \
@@ -711,9 +874,18 @@ pub fn build(config: AgentConfig) -> Result<(actix_web::dev::Server, SocketAddr)
         warn!("{banner}");
     }
     let state = web::Data::new(AgentState {
-        jobs: Jobs::new(Duration::from_secs(config.request_ttl_secs), config.max_pending),
-        own_hosts: [format!("127.0.0.1:{}", addr.port()), format!("localhost:{}", addr.port())],
-        own_origins: [format!("http://127.0.0.1:{}", addr.port()), format!("http://localhost:{}", addr.port())],
+        jobs: Jobs::new(
+            Duration::from_secs(config.request_ttl_secs),
+            config.max_pending,
+        ),
+        own_hosts: [
+            format!("127.0.0.1:{}", addr.port()),
+            format!("localhost:{}", addr.port()),
+        ],
+        own_origins: [
+            format!("http://127.0.0.1:{}", addr.port()),
+            format!("http://localhost:{}", addr.port()),
+        ],
         cards,
         config,
     });
@@ -823,7 +995,9 @@ pub fn spawn(config: AgentConfig) -> Result<RunningAgent, AgentError> {
         }
         Err(_) => {
             let _ = thread.join();
-            Err(AgentError::Thread("the agent thread ended before listening".into()))
+            Err(AgentError::Thread(
+                "the agent thread ended before listening".into(),
+            ))
         }
     }
 }

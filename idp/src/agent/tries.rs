@@ -101,7 +101,12 @@ impl TriesFile {
     /// Tries left for a token.
     pub fn tries_left(&self, label: &str, kind: Kind) -> Result<u32, TriesError> {
         let _l = self.lock()?;
-        Ok(self.read()?.tokens.get(label).copied().unwrap_or(kind.max_tries()))
+        Ok(self
+            .read()?
+            .tokens
+            .get(label)
+            .copied()
+            .unwrap_or(kind.max_tries()))
     }
 
     /// Counts a wrong PIN; returns tries left (0 = locked now).

@@ -14,7 +14,10 @@ use clap::{Parser, Subcommand};
 use idp::agent::{AgentConfig, CardReader, Kind, Mode};
 
 #[derive(Parser)]
-#[command(name = "card-agent", about = "Local JPKI card agent for the Nabari IdP (127.0.0.1 only)")]
+#[command(
+    name = "card-agent",
+    about = "Local JPKI card agent for the Nabari IdP (127.0.0.1 only)"
+)]
 struct Cli {
     /// Configuration file (TOML).
     #[arg(long, short, default_value = "card-agent.toml")]
@@ -113,8 +116,17 @@ fn main() -> ExitCode {
                         .tokens
                         .iter()
                         .map(|t| {
-                            let left = t.pin.tries_left.map(|n| n.to_string()).unwrap_or("?".into());
-                            format!("{} ({} tries left{})", t.kind, left, if t.pin.locked { ", LOCKED" } else { "" })
+                            let left = t
+                                .pin
+                                .tries_left
+                                .map(|n| n.to_string())
+                                .unwrap_or("?".into());
+                            format!(
+                                "{} ({} tries left{})",
+                                t.kind,
+                                left,
+                                if t.pin.locked { ", LOCKED" } else { "" }
+                            )
                         })
                         .collect();
                     println!("card {}: {}", c.card, kinds.join(", "));

@@ -137,8 +137,8 @@ pub fn decode_redirect(
         (None, Some(_)) => return Err(BindingError::SignatureWithoutSigAlg),
         (Some(raw_alg), Some(raw_sig)) => {
             let uri = decode_text(raw_alg, "SigAlg")?;
-            let sig_alg = SigAlg::lookup(&uri)
-                .ok_or_else(|| BindingError::UnsupportedSigAlg(uri.clone()))?;
+            let sig_alg =
+                SigAlg::lookup(&uri).ok_or_else(|| BindingError::UnsupportedSigAlg(uri.clone()))?;
             if sig_alg.is_sha1() && !opts.allow_sha1 {
                 return Err(BindingError::Sha1Refused(uri));
             }

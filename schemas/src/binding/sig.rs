@@ -67,7 +67,8 @@ impl QuerySigner for OpensslQuerySigner {
     }
 
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, BindingError> {
-        let mut signer = Signer::new(self.alg.digest().message_digest(), &self.key).map_err(crypto)?;
+        let mut signer =
+            Signer::new(self.alg.digest().message_digest(), &self.key).map_err(crypto)?;
         signer.update(data).map_err(crypto)?;
         signer.sign_to_vec().map_err(crypto)
     }

@@ -123,7 +123,8 @@ impl SignatureAlgorithm {
     /// Looks an algorithm up by URI. HMAC and anything unknown are refused; SHA-1 only when
     /// `allow_sha1`.
     pub fn from_uri(uri: &str, allow_sha1: bool) -> Result<Self, DsigError> {
-        let alg = Self::lookup(uri).ok_or_else(|| DsigError::ForbiddenAlgorithm(uri.to_string()))?;
+        let alg =
+            Self::lookup(uri).ok_or_else(|| DsigError::ForbiddenAlgorithm(uri.to_string()))?;
         if alg.is_sha1() && !allow_sha1 {
             return Err(DsigError::Sha1Refused(uri.to_string()));
         }

@@ -18,7 +18,12 @@ pub struct TrustedKey {
 
 impl std::fmt::Debug for TrustedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TrustedKey({:?}, {} bits)", self.key.id(), self.key.bits())
+        write!(
+            f,
+            "TrustedKey({:?}, {} bits)",
+            self.key.id(),
+            self.key.bits()
+        )
     }
 }
 
@@ -27,12 +32,17 @@ impl TrustedKey {
     pub fn from_public_key(key: PKey<Public>) -> Result<Self, DsigError> {
         match key.id() {
             Id::RSA if key.bits() >= 2048 => Ok(TrustedKey { key }),
-            Id::RSA => Err(DsigError::Key(format!("RSA key of {} bits is too short", key.bits()))),
+            Id::RSA => Err(DsigError::Key(format!(
+                "RSA key of {} bits is too short",
+                key.bits()
+            ))),
             Id::EC => {
                 let curve = key.ec_key()?.group().curve_name();
                 match curve {
                     Some(Nid::X9_62_PRIME256V1) | Some(Nid::SECP384R1) => Ok(TrustedKey { key }),
-                    other => Err(DsigError::Key(format!("EC curve {other:?} is not accepted"))),
+                    other => Err(DsigError::Key(format!(
+                        "EC curve {other:?} is not accepted"
+                    ))),
                 }
             }
             other => Err(DsigError::Key(format!("unsupported key type {other:?}"))),
@@ -87,11 +97,9 @@ pub(crate) fn raw_to_der_ecdsa(raw: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let (r, s) = raw.split_at(raw.len() / 2);
-    let sig = EcdsaSig::from_private_components(
-        BigNum::from_slice(r).ok()?,
-        BigNum::from_slice(s).ok()?,
-    )
-    .ok()?;
+    let sig =
+        EcdsaSig::from_private_components(BigNum::from_slice(r).ok()?, BigNum::from_slice(s).ok()?)
+            .ok()?;
     sig.to_der().ok()
 }
 

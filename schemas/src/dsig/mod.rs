@@ -15,8 +15,8 @@ mod sign;
 mod verify;
 
 pub use algorithms::{DigestAlgorithm, SignatureAlgorithm};
-pub use keys::{KeySigner, Signer, TrustedKey};
 pub(crate) use keys::raw_to_der_ecdsa;
+pub use keys::{KeySigner, Signer, TrustedKey};
 pub use pkcs11::{Pkcs11Signer, Pkcs11Token};
 pub use sign::{sign_enveloped, sign_references, SignOptions};
 pub use verify::{verify_enveloped, verify_references, VerifiedElement, VerifyPolicy};

@@ -213,7 +213,8 @@ fn end_tag_start(element: Element<'_>) -> Result<usize, DsigError> {
             "signature container is an empty tag".into(),
         ));
     }
-    element.source_text()
+    element
+        .source_text()
         .rfind("</")
         .map(|i| range.start + i)
         .ok_or_else(|| DsigError::SignatureStructure("no end tag".into()))

@@ -227,7 +227,9 @@ fn structural_children<'a>(e: Element<'a>, what: &str) -> Result<Vec<Element<'a>
 fn base64_text(e: Element<'_>, what: &'static str) -> Result<Vec<u8>, DsigError> {
     let text = e.text().map_err(|_| DsigError::Base64(what))?;
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD.decode(compact).map_err(|_| DsigError::Base64(what))
+    STANDARD
+        .decode(compact)
+        .map_err(|_| DsigError::Base64(what))
 }
 
 fn only_ds<'a>(children: &[Element<'a>], what: &str) -> Result<(), DsigError> {
@@ -292,8 +294,10 @@ fn check_signed_info(
             "SignatureMethod takes no parameters".into(),
         ));
     }
-    let algorithm =
-        SignatureAlgorithm::from_uri(sig_method.attr("Algorithm").unwrap_or_default(), policy.allow_sha1)?;
+    let algorithm = SignatureAlgorithm::from_uri(
+        sig_method.attr("Algorithm").unwrap_or_default(),
+        policy.allow_sha1,
+    )?;
     let references = si_children[2..]
         .iter()
         .map(|r| parse_reference(*r, policy))
@@ -316,7 +320,9 @@ fn inclusive_prefix_list(method: Element<'_>) -> Result<Option<&str>, DsigError>
     let children = structural_children(method, "transform")?;
     match &children[..] {
         [] => Ok(None),
-        [inc] if inc.is(EC_NS, "InclusiveNamespaces") => Ok(Some(inc.attr("PrefixList").unwrap_or(""))),
+        [inc] if inc.is(EC_NS, "InclusiveNamespaces") => {
+            Ok(Some(inc.attr("PrefixList").unwrap_or("")))
+        }
         _ => Err(DsigError::SignedInfoStructure(
             "transform parameters other than InclusiveNamespaces".into(),
         )),
@@ -325,7 +331,9 @@ fn inclusive_prefix_list(method: Element<'_>) -> Result<Option<&str>, DsigError>
 
 fn parse_reference(r: Element<'_>, policy: &VerifyPolicy) -> Result<Reference, DsigError> {
     if r.attr("Type").is_some_and(|t| !t.is_empty()) {
-        return Err(DsigError::SignedInfoStructure("Reference Type is not allowed".into()));
+        return Err(DsigError::SignedInfoStructure(
+            "Reference Type is not allowed".into(),
+        ));
     }
     let uri = r
         .attr("URI")
@@ -350,7 +358,9 @@ fn parse_reference(r: Element<'_>, policy: &VerifyPolicy) -> Result<Reference, D
                 return Err(DsigError::SignedInfoStructure("Transforms content".into()));
             }
             let algorithm = tr.attr("Algorithm").unwrap_or_default().to_string();
-            if algorithm != ENVELOPED && algorithm != EXC_C14N && algorithm != EXC_C14N_WITH_COMMENTS
+            if algorithm != ENVELOPED
+                && algorithm != EXC_C14N
+                && algorithm != EXC_C14N_WITH_COMMENTS
             {
                 return Err(DsigError::ForbiddenTransform(algorithm));
             }
@@ -365,10 +375,14 @@ fn parse_reference(r: Element<'_>, policy: &VerifyPolicy) -> Result<Reference, D
         }
     }
     if !structural_children(digest_method, "DigestMethod")?.is_empty() {
-        return Err(DsigError::SignedInfoStructure("DigestMethod takes no parameters".into()));
+        return Err(DsigError::SignedInfoStructure(
+            "DigestMethod takes no parameters".into(),
+        ));
     }
-    let digest =
-        DigestAlgorithm::from_uri(digest_method.attr("Algorithm").unwrap_or_default(), policy.allow_sha1)?;
+    let digest = DigestAlgorithm::from_uri(
+        digest_method.attr("Algorithm").unwrap_or_default(),
+        policy.allow_sha1,
+    )?;
     let digest_value = base64_text(digest_value, "DigestValue")?;
     Ok(Reference {
         uri,

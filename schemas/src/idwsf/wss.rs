@@ -31,7 +31,10 @@ pub const VALUE_TYPE_SAML_ID: &str =
 /// unambiguous.
 pub fn parse_date_time(value: &str, what: &'static str) -> Result<OffsetDateTime, IdwsfError> {
     let value = value.trim();
-    let zoned = value.ends_with('Z') || value.get(value.len().saturating_sub(6)..).is_some_and(|z| z.starts_with(['+', '-']));
+    let zoned = value.ends_with('Z')
+        || value
+            .get(value.len().saturating_sub(6)..)
+            .is_some_and(|z| z.starts_with(['+', '-']));
     crate::saml::parse_xs_datetime(value)
         .filter(|_| zoned)
         .ok_or_else(|| IdwsfError::InvalidValue {

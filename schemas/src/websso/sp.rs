@@ -311,7 +311,8 @@ pub fn validate_response(xml: &[u8], ctx: &SpContext<'_>) -> Result<ValidatedAss
     // inside another one is part of that assertion's signed content (the ID-WSF Discovery
     // bootstrap carries the DS token in an AttributeValue), so only outermost ones count; a second
     // one anywhere else (Extensions, Status, beside it) is refused.
-    let is_assertion = |e: &Element<'_>| e.is(SAML, "Assertion") || e.is(SAML, "EncryptedAssertion");
+    let is_assertion =
+        |e: &Element<'_>| e.is(SAML, "Assertion") || e.is(SAML, "EncryptedAssertion");
     let found: Vec<Element<'_>> = working
         .descendants()
         .into_iter()

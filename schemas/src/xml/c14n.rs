@@ -159,7 +159,12 @@ impl<'d> Writer<'_, 'd, '_> {
             let prefix: Option<&'d str> = match p {
                 None => None,
                 Some(wanted_prefix) => {
-                    match self.scope.iter().rev().find(|(sp, _)| *sp == Some(*wanted_prefix)) {
+                    match self
+                        .scope
+                        .iter()
+                        .rev()
+                        .find(|(sp, _)| *sp == Some(*wanted_prefix))
+                    {
                         Some((sp, uri)) if !uri.is_empty() => *sp,
                         _ => continue,
                     }

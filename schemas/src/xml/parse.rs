@@ -397,10 +397,9 @@ impl<'s> Builder<'s> {
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|e| match e {
-                    quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
-                        _,
-                        name,
-                    )) => XmlError::Entity(name),
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                    ) => XmlError::Entity(name),
                     other => malformed(pos_before, &other.to_string()),
                 })?;
             if let Some(bad) = first_non_xml_char(&value) {

@@ -46,8 +46,10 @@ pub fn self_signed_certificate(name: &str, key: &PKey<Private>) -> X509 {
     b.set_subject_name(&subject).unwrap();
     b.set_issuer_name(&subject).unwrap();
     b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap()).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
+        .unwrap();
     b.sign(key, MessageDigest::sha256()).unwrap();
     b.build()
 }
@@ -78,7 +80,12 @@ pub fn idp_key() -> &'static TestKey {
 /// An attacker's RSA key.
 pub fn attacker_key() -> &'static TestKey {
     static K: OnceLock<TestKey> = OnceLock::new();
-    K.get_or_init(|| make_key("attacker", PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()))
+    K.get_or_init(|| {
+        make_key(
+            "attacker",
+            PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap(),
+        )
+    })
 }
 
 /// A P-256 key.
@@ -86,7 +93,10 @@ pub fn ec_key() -> &'static TestKey {
     static K: OnceLock<TestKey> = OnceLock::new();
     K.get_or_init(|| {
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-        make_key("ec", PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap())
+        make_key(
+            "ec",
+            PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap(),
+        )
     })
 }
 
@@ -153,7 +163,13 @@ fn require(program: &str) {
 
 /// Whether libxmlsec1 verifies the signature of the element `element_name` with ID attribute
 /// `ID` in `file` with the public key of `cert_pem`.
-pub fn xmlsec1_verifies(file: &Path, cert_pem: &Path, id_attr: &str, element_name: &str, node_id: Option<&str>) -> bool {
+pub fn xmlsec1_verifies(
+    file: &Path,
+    cert_pem: &Path,
+    id_attr: &str,
+    element_name: &str,
+    node_id: Option<&str>,
+) -> bool {
     require("xmlsec1");
     let mut cmd = Command::new("xmlsec1");
     cmd.arg("--verify")
@@ -173,8 +189,16 @@ pub fn xmlsec1_verifies(file: &Path, cert_pem: &Path, id_attr: &str, element_nam
 /// libxml2's exclusive canonicalization of a whole document (`xmllint --exc-c14n`).
 pub fn xmllint_exc_c14n(file: &Path) -> Vec<u8> {
     require("xmllint");
-    let out = Command::new("xmllint").arg("--exc-c14n").arg(file).output().unwrap();
-    assert!(out.status.success(), "xmllint failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("xmllint")
+        .arg("--exc-c14n")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xmllint failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
