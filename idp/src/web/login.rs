@@ -243,6 +243,24 @@ fn checked_session(
     ct_eq(token, &s.csrf).then_some(s)
 }
 
+/// The opening every login form shares: the page language, the login rate limits (unless the form
+/// only cancels), and the session proven by the form's CSRF token.
+fn open_form(
+    req: &HttpRequest,
+    state: &IdpState,
+    form: &LoginForm,
+    rate_limited: bool,
+) -> Result<(Option<&'static str>, super::session::Session), HttpResponse> {
+    let lang = lang_of(form.lang.as_deref());
+    if rate_limited {
+        if let Some(r) = login_limits(state, req, lang) {
+            return Err(r);
+        }
+    }
+    let session = checked_session(req, state, form).ok_or_else(|| forbidden(lang))?;
+    Ok((lang, session))
+}
+
 fn forbidden(lang: Option<&str>) -> HttpResponse {
     tracing::warn!("form refused: missing or wrong CSRF token, or no session");
     http::simple(StatusCode::FORBIDDEN, "forbidden", lang)
@@ -441,12 +459,9 @@ pub async fn submit(
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let lang = lang_of(form.lang.as_deref());
-    if let Some(r) = login_limits(&state, &req, lang) {
-        return r;
-    }
-    let Some(session) = checked_session(&req, &state, &form) else {
-        return forbidden(lang);
+    let (lang, session) = match open_form(&req, &state, &form, true) {
+        Ok(opened) => opened,
+        Err(refusal) => return refusal,
     };
     let t = now();
     let tx = form.tx.clone().unwrap_or_default();
@@ -542,12 +557,9 @@ pub async fn pinless(
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let lang = lang_of(form.lang.as_deref());
-    if let Some(r) = login_limits(&state, &req, lang) {
-        return r;
-    }
-    let Some(session) = checked_session(&req, &state, &form) else {
-        return forbidden(lang);
+    let (lang, session) = match open_form(&req, &state, &form, true) {
+        Ok(opened) => opened,
+        Err(refusal) => return refusal,
     };
     let t = now();
     let tx = form.tx.clone().unwrap_or_default();
@@ -618,9 +630,9 @@ pub async fn cancel(
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let lang = lang_of(form.lang.as_deref());
-    let Some(session) = checked_session(&req, &state, &form) else {
-        return forbidden(lang);
+    let (lang, session) = match open_form(&req, &state, &form, false) {
+        Ok(opened) => opened,
+        Err(refusal) => return refusal,
     };
     let tx = form.tx.clone().unwrap_or_default();
     let Some(pending) = state.sessions.remove_pending(&session.id, &tx, now()) else {
