@@ -7,5 +7,10 @@ bash scripts/setup.sh
 cargo build --workspace --release --locked
 cargo run --release --locked -p certs -- generate --out certs/out
 echo
-echo "Test PKI and virtual cards: certs/out (manifest: certs/out/manifest.json)"
-echo "The services (IdP, relay, WSPs, portal, card agent) are added by their issues; see README.md."
+cargo run --release --locked -q -p certs -- show
+echo
+echo "Virtual cards and their PINs: certs/out/manifest.json (auth_token.pin, sign_token.pin)."
+echo "Runs today: card agent  cargo run --release -p idp --bin card-agent -- example-config"
+echo "            IdP         cargo run --release -p idp --bin idp -- example-config"
+echo "            relay DB    cargo run --release -p wsp-relay --bin relay-admin -- --help"
+echo "The data providers and the portal are added by their issues; see README.md."
