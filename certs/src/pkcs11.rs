@@ -42,6 +42,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
 use crate::jpki::CardMaterial;
+use crate::manifest::Token;
 use crate::Error;
 
 /// Debian's SoftHSM2 PKCS#11 module.
@@ -338,61 +339,48 @@ pub(crate) fn write_cards(
     cards: &mut [CardMaterial],
 ) -> Result<(), Error> {
     for m in cards.iter_mut() {
-        // Authentication token.
-        let (slot, serial) = init_token(
-            pkcs11,
-            &m.card.auth_token.label,
-            so_pin,
-            &m.card.auth_token.pin,
-        )?;
-        m.card.auth_token.serial = serial;
-        {
-            let session = pkcs11.open_rw_session(slot).map_err(pk("C_OpenSession"))?;
-            session
-                .login(UserType::User, Some(&pin(&m.card.auth_token.pin)))
-                .map_err(pk("C_Login"))?;
-            let (private, public) = key_templates(&m.auth_key, &ID_AUTH, LABEL_AUTH_KEY, false)?;
-            for template in [
-                cert_template(&m.auth_cert, &ID_AUTH, LABEL_AUTH_CERT, false)?,
-                cert_template(&m.auth_ca, &ID_AUTH_CA, LABEL_AUTH_CA_CERT, false)?,
-                cert_template(&m.sign_ca, &ID_SIGN_CA, LABEL_SIGN_CA_CERT, false)?,
-                public,
-                private,
-            ] {
-                session
-                    .create_object(&template)
-                    .map_err(pk("C_CreateObject"))?;
-            }
-            session.logout().map_err(pk("C_Logout"))?;
-        }
-        // Signature token.
-        let (slot, serial) = init_token(
-            pkcs11,
-            &m.card.sign_token.label,
-            so_pin,
-            &m.card.sign_token.pin,
-        )?;
-        m.card.sign_token.serial = serial;
-        {
-            let session = pkcs11.open_rw_session(slot).map_err(pk("C_OpenSession"))?;
-            session
-                .login(UserType::User, Some(&pin(&m.card.sign_token.pin)))
-                .map_err(pk("C_Login"))?;
-            let (private, public) = key_templates(&m.sign_key, &ID_SIGN, LABEL_SIGN_KEY, true)?;
-            for template in [
-                cert_template(&m.sign_cert, &ID_SIGN, LABEL_SIGN_CERT, true)?,
-                cert_template(&m.sign_ca, &ID_SIGN_CA, LABEL_SIGN_CA_CERT, false)?,
-                public,
-                private,
-            ] {
-                session
-                    .create_object(&template)
-                    .map_err(pk("C_CreateObject"))?;
-            }
-            session.logout().map_err(pk("C_Logout"))?;
-        }
+        // Authentication token: its certificate is public (read without the PIN, as on a card).
+        let (private, public) = key_templates(&m.auth_key, &ID_AUTH, LABEL_AUTH_KEY, false)?;
+        let objects = [
+            cert_template(&m.auth_cert, &ID_AUTH, LABEL_AUTH_CERT, false)?,
+            cert_template(&m.auth_ca, &ID_AUTH_CA, LABEL_AUTH_CA_CERT, false)?,
+            cert_template(&m.sign_ca, &ID_SIGN_CA, LABEL_SIGN_CA_CERT, false)?,
+            public,
+            private,
+        ];
+        m.card.auth_token.serial = write_token(pkcs11, so_pin, &m.card.auth_token, &objects)?;
+        // Signature token: its certificate is private (readable only after the password).
+        let (private, public) = key_templates(&m.sign_key, &ID_SIGN, LABEL_SIGN_KEY, true)?;
+        let objects = [
+            cert_template(&m.sign_cert, &ID_SIGN, LABEL_SIGN_CERT, true)?,
+            cert_template(&m.sign_ca, &ID_SIGN_CA, LABEL_SIGN_CA_CERT, false)?,
+            public,
+            private,
+        ];
+        m.card.sign_token.serial = write_token(pkcs11, so_pin, &m.card.sign_token, &objects)?;
     }
     Ok(())
+}
+
+/// Initializes one token, logs in with its PIN, creates `objects`, and returns its serial.
+fn write_token(
+    pkcs11: &Pkcs11,
+    so_pin: &str,
+    token: &Token,
+    objects: &[Vec<Attribute>],
+) -> Result<String, Error> {
+    let (slot, serial) = init_token(pkcs11, &token.label, so_pin, &token.pin)?;
+    let session = pkcs11.open_rw_session(slot).map_err(pk("C_OpenSession"))?;
+    session
+        .login(UserType::User, Some(&pin(&token.pin)))
+        .map_err(pk("C_Login"))?;
+    for template in objects {
+        session
+            .create_object(template)
+            .map_err(pk("C_CreateObject"))?;
+    }
+    session.logout().map_err(pk("C_Logout"))?;
+    Ok(serial)
 }
 
 /// Writes `softhsm2.conf` pointing at `token_dir`.
